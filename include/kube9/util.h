@@ -1,0 +1,62 @@
+/*
+ * util.h - small helpers shared by every module: allocation that aborts on
+ * failure (so call sites stay clean), logging to stderr with a level, time
+ * stamps in the Kubernetes formats, random identifiers, base64.
+ */
+#ifndef KUBE9_UTIL_H
+#define KUBE9_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable byte buffer; data is always NUL-terminated. */
+typedef struct k9_buf {
+	char *data;
+	size_t len, cap;
+} k9_buf;
+void buf_append(k9_buf *b, const void *p, size_t n);
+void buf_puts(k9_buf *b, const char *s);
+void buf_printf(k9_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_free(k9_buf *b);
+/* Hand the data to the caller; b is empty afterwards. */
+char *buf_steal(k9_buf *b, size_t *len);
+
+enum { LOG_ERR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+extern int k9_log_level;
+void k9_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...) k9_log(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) k9_log(LOG_WARN, __VA_ARGS__)
+#define log_info(...) k9_log(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) k9_log(LOG_DEBUG, __VA_ARGS__)
+
+/* RFC 3339 UTC "2006-01-02T15:04:05Z" of now, into out (>= 21 bytes). */
+void k9_now_rfc3339(char *out, size_t n);
+/* Monotonic clock in nanoseconds. */
+uint64_t k9_mono_ns(void);
+/* Fill out with n random bytes from getrandom(2). */
+void k9_random(void *out, size_t n);
+/* A random RFC 4122 version 4 UUID, 36 chars + NUL. */
+void k9_uuid(char out[37]);
+/* n random chars of [bcdfghjklmnpqrstvwxz2456789] (Kubernetes' generateName alphabet). */
+void k9_rand_suffix(char *out, size_t n);
+
+/* Standard base64. Decode returns -1 on bad input. Both return malloc'd data. */
+char *k9_b64_encode(const void *p, size_t n);
+int k9_b64_decode(const char *s, size_t n, unsigned char **out, size_t *outlen);
+
+/* Read a whole file (NUL-terminated); NULL with errno on failure. */
+char *k9_read_file(const char *path, size_t *len);
+/* Write atomically: temp file in the same dir, fsync, rename. -1 with errno. */
+int k9_write_file_atomic(const char *path, const void *p, size_t n, int mode);
+/* mkdir -p. */
+int k9_mkdir_p(const char *path, int mode);
+
+#endif

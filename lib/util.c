@@ -1,0 +1,336 @@
+/* util.c - allocation, buffers, logging, clocks, random ids, base64, files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kube9/util.h"
+
+static void oom(void)
+{
+	fputs("kube9: out of memory\n", stderr);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t m)
+{
+	void *p = calloc(n ? n : 1, m ? m : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *p = strdup(s ? s : "");
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return p;
+}
+
+void buf_append(k9_buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->data = xrealloc(b->data, cap);
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = 0;
+}
+
+void buf_puts(k9_buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+void buf_printf(k9_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	va_start(ap, fmt);
+	int n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	buf_append(b, p, (size_t)n);
+	free(p);
+}
+
+void buf_free(k9_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+char *buf_steal(k9_buf *b, size_t *len)
+{
+	char *p = b->data ? b->data : xstrdup("");
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+int k9_log_level = LOG_INFO;
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+void k9_log(int level, const char *fmt, ...)
+{
+	if (level > k9_log_level)
+		return;
+	char ts[32], line[4096];
+	struct timespec t;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &t);
+	gmtime_r(&t.tv_sec, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s.%03ldZ %s kube9[%d]: %s\n", ts, t.tv_nsec / 1000000, level_names[level],
+		(int)getpid(), line);
+}
+
+void k9_now_rfc3339(char *out, size_t n)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+uint64_t k9_mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+void k9_random(void *out, size_t n)
+{
+	unsigned char *p = out;
+	while (n > 0) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			abort();
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+}
+
+void k9_uuid(char out[37])
+{
+	unsigned char b[16];
+	k9_random(b, sizeof b);
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+void k9_rand_suffix(char *out, size_t n)
+{
+	static const char alpha[] = "bcdfghjklmnpqrstvwxz2456789";
+	unsigned char b[64];
+	if (n > sizeof b)
+		n = sizeof b;
+	k9_random(b, n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = alpha[b[i] % (sizeof alpha - 1)];
+	out[n] = 0;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *k9_b64_encode(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+	size_t i;
+	for (i = 0; i + 2 < n; i += 3) {
+		*o++ = b64[s[i] >> 2];
+		*o++ = b64[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+		*o++ = b64[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
+		*o++ = b64[s[i + 2] & 63];
+	}
+	if (i < n) {
+		*o++ = b64[s[i] >> 2];
+		if (i + 1 < n) {
+			*o++ = b64[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+			*o++ = b64[(s[i + 1] & 15) << 2];
+		} else {
+			*o++ = b64[(s[i] & 3) << 4];
+			*o++ = '=';
+		}
+		*o++ = '=';
+	}
+	*o = 0;
+	return out;
+}
+
+static int b64_val(int c)
+{
+	const char *p = c ? strchr(b64, c) : NULL;
+	return p ? (int)(p - b64) : -1;
+}
+
+int k9_b64_decode(const char *s, size_t n, unsigned char **out, size_t *outlen)
+{
+	if (n % 4)
+		return -1;
+	unsigned char *o = xmalloc(n / 4 * 3 + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4], pad = 0;
+		for (int j = 0; j < 4; j++) {
+			if (s[i + j] == '=' && i + 4 == n && j >= 2) {
+				v[j] = 0;
+				pad++;
+			} else if (pad || (v[j] = b64_val((unsigned char)s[i + j])) < 0) {
+				free(o);
+				return -1;
+			}
+		}
+		o[k++] = (unsigned char)((v[0] << 2) | (v[1] >> 4));
+		if (pad < 2)
+			o[k++] = (unsigned char)((v[1] << 4) | (v[2] >> 2));
+		if (pad < 1)
+			o[k++] = (unsigned char)((v[2] << 6) | v[3]);
+	}
+	o[k] = 0;
+	*out = o;
+	*outlen = k;
+	return 0;
+}
+
+char *k9_read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	k9_buf b = {0};
+	char tmp[65536];
+	for (;;) {
+		ssize_t r = read(fd, tmp, sizeof tmp);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int err = errno;
+			close(fd);
+			buf_free(&b);
+			errno = err;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		buf_append(&b, tmp, (size_t)r);
+	}
+	close(fd);
+	return buf_steal(&b, len);
+}
+
+int k9_write_file_atomic(const char *path, const void *p, size_t n, int mode)
+{
+	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		goto fail;
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			goto fail_close;
+		c += w;
+		n -= (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		goto fail_unlink;
+	}
+	if (rename(tmp, path) < 0)
+		goto fail_unlink;
+	free(tmp);
+	return 0;
+fail_close:
+	close(fd);
+fail_unlink: {
+	int err = errno;
+	unlink(tmp);
+	errno = err;
+}
+fail:
+	free(tmp);
+	return -1;
+}
+
+int k9_mkdir_p(const char *path, int mode)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	int r = mkdir(p, (mode_t)mode);
+	free(p);
+	return r < 0 && errno != EEXIST ? -1 : 0;
+}
