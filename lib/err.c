@@ -28,7 +28,16 @@ int k9_err_prefix(k9_err *e, const char *fmt, ...)
 	vsnprintf(pre, sizeof pre, fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof old);
-	snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+	size_t n = strlen(pre);
+	if (n > sizeof e->msg - 3)
+		n = sizeof e->msg - 3;
+	memcpy(e->msg, pre, n);
+	memcpy(e->msg + n, ": ", 2);
+	size_t rest = strnlen(old, sizeof old - 1);
+	if (rest > sizeof e->msg - n - 3)
+		rest = sizeof e->msg - n - 3;
+	memcpy(e->msg + n + 2, old, rest);
+	e->msg[n + 2 + rest] = 0;
 	return -1;
 }
 
