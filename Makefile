@@ -11,7 +11,7 @@ LDLIBS  += $(PKG_LIBS) -pthread -lm
 # Debian packages the build, the tests and `make up` need.
 DEB_PKGS := build-essential pkg-config libjansson-dev libyaml-dev libsqlite3-dev \
 	    libmicrohttpd-dev libgnutls28-dev libfuse3-dev libcurl4-gnutls-dev fuse3 \
-	    curl clang clang-format etcd-server etcd-client openssl
+	    curl jq clang clang-format etcd-server etcd-client openssl iproute2
 DATA_DIR ?= /var/lib/kube9
 B        ?= build
 KUBE9    := $(if $(filter build,$(B)),bin/kube9,$(B)/kube9)

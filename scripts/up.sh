@@ -1,0 +1,31 @@
+#!/bin/sh
+# scripts/up.sh DATA_DIR - start the all-in-one cluster (today: the API server)
+# in the background, wait until it answers, and say where its kubeconfig is.
+# Run by `make up`; `make down` stops it.
+set -eu
+data=${1:-/var/lib/kube9}
+listen=${KUBE9_LISTEN:-127.0.0.1:6443}
+bin=$(cd "$(dirname "$0")/.." && pwd)/bin/kube9
+mkdir -p "$data"
+pidfile=$data/server.pid
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+	echo "up: the API server is already running (pid $(cat "$pidfile"))" >&2
+else
+	echo "up: starting the API server on $listen, data in $data" >&2
+	setsid "$bin" server --data-dir "$data" --listen "$listen" \
+		>>"$data/server.log" 2>&1 </dev/null &
+	echo $! >"$pidfile"
+	i=0
+	until curl -fsk "https://$listen/readyz" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+			echo "up: the API server did not start; the end of $data/server.log:" >&2
+			tail -20 "$data/server.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+fi
+echo "up: API server ready at https://$listen" >&2
+echo "kubeconfig: $data/admin.kubeconfig"
+echo "try: kubectl --kubeconfig $data/admin.kubeconfig get namespaces"
