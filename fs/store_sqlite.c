@@ -41,7 +41,7 @@
 #include "store_sqlite_int.h"
 
 enum { BUSY_TIMEOUT_MS = 10000, COMPACT_BATCH = 1000, BG_KICK_WRITES = 10000 };
-enum { WAL_KICK_PAGES = 8192 };
+enum { WAL_KICK_PAGES = 4096 };
 
 /* Ordered schema migrations: migrations[i] takes user_version i to i+1. */
 static const char *const migrations[] = {
@@ -513,6 +513,28 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
+/*
+ * Copy the WAL back into the database. The bulk is copied without blocking
+ * anyone; then, holding the writer lock so no frame can be appended, the
+ * few frames committed meanwhile are copied too. Only a WAL that is
+ * completely checkpointed is restarted from its beginning by the next
+ * write, so without that second step a busy writer would grow the WAL
+ * forever (and every page lookup in it gets slower).
+ */
+static void checkpoint(sq_store *s)
+{
+	int logn = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(s->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &logn, &done);
+	if (rc == SQLITE_OK && logn > 0 && done < logn) {
+		pthread_mutex_lock(&s->wmu);
+		rc = sqlite3_wal_checkpoint_v2(s->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &logn,
+		                               &done);
+		pthread_mutex_unlock(&s->wmu);
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		log_warn("store: checkpoint %s: %s", s->path, sqlite3_errmsg(s->ckdb));
+}
+
 /* Background: every second (or when kicked) compact and checkpoint. */
 static void *bg_main(void *arg)
 {
@@ -531,11 +553,7 @@ static void *bg_main(void *arg)
 		k9_err e;
 		if (target > atomic_load(&s->compacted) && sq_compact(&s->base, target, &e) < 0)
 			log_warn("%s", e.msg);
-		int logn = 0, ckpt = 0;
-		int rc = sqlite3_wal_checkpoint_v2(s->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &logn,
-		                                   &ckpt);
-		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-			log_warn("store: checkpoint %s: %s", s->path, sqlite3_errmsg(s->ckdb));
+		checkpoint(s);
 		pthread_mutex_lock(&s->bg_mu);
 	}
 	pthread_mutex_unlock(&s->bg_mu);
@@ -632,7 +650,9 @@ store *store_sqlite_open(const store_sqlite_opts *o, k9_err *e)
 	    migrate(s, e) < 0 || load_meta(s, e) < 0 || sq_prepare_writer(s, e) < 0)
 		goto fail;
 	sqlite3_wal_hook(s->wdb, wal_hook, s);
-	if (!(s->ckdb = open_conn(s, false, e)))
+	/* A connection only checkpoints once it has read the file and knows it is WAL. */
+	if (!(s->ckdb = open_conn(s, false, e)) ||
+	    exec1(s->ckdb, "SELECT v FROM meta WHERE k = 'rev'", NULL, 0, e) < 0)
 		goto fail;
 	sq_ring_destroy(&s->ring);
 	sq_ring_init(&s->ring, 65536, 64u << 20, atomic_load(&s->rev));
