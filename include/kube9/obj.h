@@ -47,6 +47,14 @@ typedef struct obj_lines obj_lines;
 /* 1-based line of node in the source, 0 when unknown. lines may be NULL. */
 int obj_lines_get(const obj_lines *lines, const json_t *node);
 void obj_lines_free(obj_lines *lines);
+/*
+ * 1-based line of the field at path ("spec.containers[0].image", "" for the
+ * document) in the first document, 0 when unknown; works for every node,
+ * including true/false/null. For document i of obj_decode_all use
+ * obj_lines_get_doc_path.
+ */
+int obj_lines_get_path(const obj_lines *lines, const char *path);
+int obj_lines_get_doc_path(const obj_lines *lines, size_t doc, const char *path);
 
 #define OBJ_MAX_DEPTH 64	/* deeper documents are refused */
 
@@ -86,7 +94,9 @@ void obj_default(const obj_kind *k, json_t *obj);
  * kind-specific rules. On failure returns -1 with e = 422 Invalid and a
  * message in the Kubernetes form:
  *   Pod "web" is invalid: spec.containers[0].image: Required value (line 9); ...
- * lines may be NULL.
+ * lines may be NULL. metadata.name is required: the server fills it from
+ * generateName before validating. Errors without a line of their own carry
+ * the line of the nearest parent that has one.
  */
 int obj_validate(const obj_kind *k, const json_t *obj, const obj_lines *lines, k9_err *e);
 
@@ -111,6 +121,7 @@ const char *obj_check_dns1123_subdomain(const char *s); /* most object names */
 const char *obj_check_dns1123_label(const char *s);     /* namespaces, services */
 const char *obj_check_label_key(const char *s);
 const char *obj_check_label_value(const char *s);
+const char *obj_check_config_key(const char *s); /* Secret and ConfigMap data keys */
 
 /*
  * Resource quantities ("250m", "128Mi", "1.5Gi", "1e3"), parsed exactly.
