@@ -82,7 +82,6 @@ typedef struct sq_store {
 
 	/* Group-commit queue. */
 	pthread_mutex_t wq_mu;
-	pthread_cond_t wq_cv;
 	struct wreq *wq_head, *wq_tail;
 	bool leader;
 

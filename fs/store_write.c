@@ -44,6 +44,7 @@ typedef struct wreq {
 	json_t *copy; /* fallback when the placeholder is ambiguous: dump in the leader */
 	char *node_name, *phase;
 	/* results, written by the leader before done is set under wq_mu */
+	pthread_cond_t cv;
 	bool done;
 	int rc;
 	k9_err err;
@@ -414,9 +415,14 @@ fail:
 	return -1;
 }
 
-/* Queue r and wait until a leader (possibly this thread) has run it. */
+/*
+ * Queue r and wait until a leader (possibly this thread) has run it. Each
+ * request has its own condition variable: a leader wakes exactly the
+ * requests it completed, plus the head of the queue to lead the next batch.
+ */
 static void submit(sq_store *s, wreq *r)
 {
+	pthread_cond_init(&r->cv, NULL);
 	pthread_mutex_lock(&s->wq_mu);
 	if (s->wq_tail)
 		s->wq_tail->next = r;
@@ -425,7 +431,7 @@ static void submit(sq_store *s, wreq *r)
 	s->wq_tail = r;
 	while (!r->done) {
 		if (s->leader) {
-			pthread_cond_wait(&s->wq_cv, &s->wq_mu);
+			pthread_cond_wait(&r->cv, &s->wq_mu);
 			continue;
 		}
 		s->leader = true;
@@ -442,12 +448,17 @@ static void submit(sq_store *s, wreq *r)
 			for (size_t i = 0; i < n; i++)
 				run_batch(s, &batch[i], 1);
 		pthread_mutex_lock(&s->wq_mu);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			batch[i]->done = true;
+			if (batch[i] != r)
+				pthread_cond_signal(&batch[i]->cv);
+		}
 		s->leader = false;
-		pthread_cond_broadcast(&s->wq_cv);
+		if (s->wq_head)
+			pthread_cond_signal(&s->wq_head->cv);
 	}
 	pthread_mutex_unlock(&s->wq_mu);
+	pthread_cond_destroy(&r->cv);
 }
 
 /* Run a prepared request and hand its result to the caller. */
