@@ -393,7 +393,8 @@ static int sq_list(store *st, const store_list_opts *o, store_list_fn fn, void *
 			if (!keep)
 				continue;
 		}
-		fn(&ob, arg);
+		if (fn)
+			fn(&ob, arg);
 		res->count++;
 		if (o->limit && res->count == o->limit) {
 			free(last);
