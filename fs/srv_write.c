@@ -358,9 +358,13 @@ static bool ctype_is(const srv_req *r, const char *t)
 
 static json_t *apply_patch(const srv_req *r, const json_t *target, k9_err *e)
 {
-	json_t *p = obj_decode(r->body, r->body_len, NULL, e), *res = NULL;
-	if (!p)
+	json_error_t je;
+	json_t *p = json_loadb(r->body, r->body_len, 0, &je), *res = NULL;
+	if (!p) {
+		k9_errf(e, 400, "BadRequest", "the patch is not valid JSON: line %d, column %d: %s",
+			je.line, je.column, je.text);
 		return NULL;
+	}
 	if (ctype_is(r, "application/json-patch+json"))
 		res = patch_json(target, p, e);
 	else if (ctype_is(r, "application/merge-patch+json"))

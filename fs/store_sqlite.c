@@ -6,22 +6,25 @@
  *   meta(k, v)            'rev' = current revision, 'compacted' = history
  *                         at or before it is gone. Updated in the same
  *                         transaction as the writes, so they never disagree.
- *   objects(key PK, rev, value, node_name, phase)
- *                         rowid table + the primary-key index: a 2 KB value
- *                         stays on its leaf page (WITHOUT ROWID would spill
- *                         anything above ~1 KB to overflow pages), and a
- *                         prefix list is one index range scan in key order.
- *                         node_name/phase are prefilter columns, tested on
- *                         the rows of the key range before any value is
- *                         parsed. They have no index on purpose: an index on
- *                         (node_name, key) costs a random leaf page per write
- *                         (~25% of create throughput) for a list that already
- *                         takes only ~10 ms per 10,000 pods without it. An
- *                         absent or empty field is stored as NULL and matched
- *                         by a "" prefilter ("IS" compares NULL as a value).
  *   events(rev PK, type, key, value)
- *                         the history log watchers resume from; compaction
- *                         deletes the oldest rows in small batches.
+ *                         every write appends one row: the history log
+ *                         watchers resume from, and also where values live.
+ *   objects(key PK, rev, node_name, phase) WITHOUT ROWID
+ *                         the current revision of each key: small rows in
+ *                         key order, so a prefix list is a range scan of
+ *                         dense pages plus one rowid lookup per object into
+ *                         events for its value. A 2 KB value is written once
+ *                         per write (not to both tables), which halves the
+ *                         WAL traffic of a create; there is no secondary
+ *                         index to update at random.
+ *                         node_name/phase are prefilter columns tested in
+ *                         the scan before any value is read or parsed. An
+ *                         absent or empty field is stored as NULL and
+ *                         matched by a "" prefilter ("IS" compares NULL as
+ *                         a value).
+ *   Compaction deletes events at or before the compacted revision except
+ *   those that are still some object's current value (like etcd's MVCC,
+ *   which keeps the latest revision of every live key).
  *
  * The database runs in WAL mode: one writer connection (store_write.c) and
  * any number of read connections, which read a consistent snapshot without
@@ -52,7 +55,7 @@ static const char *const migrations[] = {
     "CREATE TABLE meta(k TEXT NOT NULL PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT INTO meta(k, v) VALUES('rev', 0), ('compacted', 0);"
     "CREATE TABLE objects(key TEXT NOT NULL PRIMARY KEY, rev INTEGER NOT NULL,"
-    " value TEXT NOT NULL, node_name TEXT, phase TEXT);"
+    " node_name TEXT, phase TEXT) WITHOUT ROWID;"
     "CREATE TABLE events(rev INTEGER PRIMARY KEY, type INTEGER NOT NULL,"
     " key TEXT NOT NULL, value TEXT NOT NULL);",
 };
@@ -63,13 +66,15 @@ static const char *const migrations[] = {
  * (continuing after start_after) or inclusive (from the prefix), and the
  * two prefilters. ?1 lower bound, ?2 upper bound, ?3 node_name, ?4 phase.
  */
-#define LQ_LO0 "key >= ?1 AND key < ?2"
-#define LQ_LO1 "key > ?1 AND key < ?2"
-#define LQ_N   " AND node_name IS ?3"
-#define LQ_P   " AND phase IS ?4"
-#define LQ_SEL "SELECT key, rev, value FROM objects WHERE "
-#define LQ_CNT "SELECT count(*) FROM objects WHERE "
-#define LQ_ORD " ORDER BY key"
+#define LQ_LO0 "o.key >= ?1 AND o.key < ?2"
+#define LQ_LO1 "o.key > ?1 AND o.key < ?2"
+#define LQ_N   " AND o.node_name IS ?3"
+#define LQ_P   " AND o.phase IS ?4"
+/* CROSS JOIN keeps objects as the outer loop: key order, events by rowid. */
+#define LQ_SEL                                                                                     \
+	"SELECT o.key, o.rev, e.value FROM objects o CROSS JOIN events e ON e.rev = o.rev WHERE "
+#define LQ_CNT "SELECT count(*) FROM objects o WHERE "
+#define LQ_ORD " ORDER BY o.key"
 static const char *const list_sql[LS_NVARIANTS] = {
     LQ_SEL LQ_LO0 LQ_ORD,           LQ_SEL LQ_LO1 LQ_ORD,           LQ_SEL LQ_LO0 LQ_N LQ_ORD,
     LQ_SEL LQ_LO1 LQ_N LQ_ORD,      LQ_SEL LQ_LO0 LQ_P LQ_ORD,      LQ_SEL LQ_LO1 LQ_P LQ_ORD,
@@ -241,8 +246,11 @@ rconn *sq_rconn_get(sq_store *s, k9_err *e)
 	if (sqlite3_prepare_v2(c->db, "BEGIN", -1, &c->begin, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(c->db, "COMMIT", -1, &c->commit, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(c->db, meta, -1, &c->meta, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(c->db, "SELECT rev, value FROM objects WHERE key = ?1", -1, &c->get,
-	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        c->db,
+	        "SELECT o.rev, e.value FROM objects o CROSS JOIN events e ON e.rev = o.rev"
+	        " WHERE o.key = ?1",
+	        -1, &c->get, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(c->db,
 	                       "SELECT rev, type, key, value FROM events WHERE rev > ?1"
 	                       " AND key >= ?2 AND key < ?3 ORDER BY rev LIMIT ?4",
@@ -472,7 +480,8 @@ static int sq_compact(store *st, int64_t rev, k9_err *e)
 		int ok = sqlite3_step(s->w_begin) == SQLITE_DONE;
 		sqlite3_reset(s->w_begin);
 		if (ok) {
-			sqlite3_bind_int64(s->w_compact, 1, upto);
+			sqlite3_bind_int64(s->w_compact, 1, done);
+			sqlite3_bind_int64(s->w_compact, 2, upto);
 			ok = sqlite3_step(s->w_compact) == SQLITE_DONE;
 			sqlite3_reset(s->w_compact);
 		}

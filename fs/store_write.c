@@ -57,16 +57,18 @@ static const char *const w_sql[] = {
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
-    "INSERT INTO objects(key, rev, value, node_name, phase) VALUES(?1, ?2, ?3, ?4, ?5)"
+    "INSERT INTO objects(key, rev, node_name, phase) VALUES(?1, ?2, ?3, ?4)"
     " ON CONFLICT(key) DO NOTHING",
-    "UPDATE objects SET rev = ?1, value = ?2, node_name = ?3, phase = ?4"
-    " WHERE key = ?5 AND (?6 = 0 OR rev = ?6)",
+    "UPDATE objects SET rev = ?1, node_name = ?2, phase = ?3"
+    " WHERE key = ?4 AND (?5 = 0 OR rev = ?5)",
     "SELECT rev FROM objects WHERE key = ?1",
-    "SELECT rev, value FROM objects WHERE key = ?1",
+    "SELECT o.rev, e.value FROM objects o CROSS JOIN events e ON e.rev = o.rev"
+    " WHERE o.key = ?1",
     "DELETE FROM objects WHERE key = ?1",
     "INSERT INTO events(rev, type, key, value) VALUES(?1, ?2, ?3, ?4)",
     "UPDATE meta SET v = ?1 WHERE k = 'rev'",
-    "DELETE FROM events WHERE rev <= ?1",
+    "DELETE FROM events WHERE rev > ?1 AND rev <= ?2 AND NOT EXISTS"
+    " (SELECT 1 FROM objects o WHERE o.key = events.key AND o.rev = events.rev)",
     "UPDATE meta SET v = ?1 WHERE k = 'compacted'",
 };
 
@@ -286,16 +288,14 @@ static int apply(sq_store *s, wreq *r, int64_t rev)
 	if (r->op == OP_CREATE) {
 		sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, rev);
-		sqlite3_bind_text(st, 3, t, (int)len, SQLITE_STATIC);
-		bind_opt(st, 4, r->node_name);
-		bind_opt(st, 5, r->phase);
-	} else {
-		sqlite3_bind_int64(st, 1, rev);
-		sqlite3_bind_text(st, 2, t, (int)len, SQLITE_STATIC);
 		bind_opt(st, 3, r->node_name);
 		bind_opt(st, 4, r->phase);
-		sqlite3_bind_text(st, 5, r->key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 6, r->expect);
+	} else {
+		sqlite3_bind_int64(st, 1, rev);
+		bind_opt(st, 2, r->node_name);
+		bind_opt(st, 3, r->phase);
+		sqlite3_bind_text(st, 4, r->key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, r->expect);
 	}
 	if (step_done(st) < 0) {
 		free(t);

@@ -36,7 +36,7 @@ check "create pod from YAML: 201" [ "$CODE" = 201 ]
 uid=$(jget .metadata.uid <"$T/o")
 rv=$(jget .metadata.resourceVersion <"$T/o")
 check "server sets uid, creationTimestamp, resourceVersion" \
-	sh -c "[ -n '$uid' ] && [ '$uid' != null ] && [ -n \"\$(jget .metadata.creationTimestamp <$T/o)\" ] && [ '$rv' -gt 0 ]"
+	sh -c "[ -n '$uid' ] && [ '$uid' != null ] && [ -n \"\$(jq -r .metadata.creationTimestamp <$T/o)\" ] && [ '$rv' -gt 0 ]"
 check "new pod is Pending, defaulted" \
 	[ "$(jget .status.phase <"$T/o")/$(jget .spec.restartPolicy <"$T/o")" = Pending/Always ]
 
@@ -78,7 +78,7 @@ check "body over 3 MiB: 413" [ "$code" = 413 ]
 for i in 1 2 3 4 5; do
 	api POST /api/v1/namespaces/default/pods "{\"metadata\":{\"generateName\":\"gen-\",\"labels\":{\"app\":\"gen\",\"i\":\"n$i\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}" >"$T/o"
 done
-check "generateName makes a name" sh -c "jget .metadata.name <$T/o | grep -Eq '^gen-[a-z0-9]{5}$'"
+check "generateName makes a name" sh -c "jq -r .metadata.name <$T/o | grep -Eq '^gen-[a-z0-9]{5}$'"
 
 api GET '/api/v1/namespaces/default/pods?labelSelector=app%3Dgen' >"$T/o"
 check "labelSelector equality: 5 pods" [ "$(jget '.items|length' <"$T/o")" = 5 ]
@@ -93,7 +93,7 @@ check "bad selector: 400" [ "$CODE" = 400 ]
 
 api GET '/api/v1/namespaces/default/pods?limit=2' >"$T/o"
 c1=$(jget .metadata.continue <"$T/o")
-check "limit=2 gives 2 items and a continue token" sh -c "[ \"\$(jget '.items|length' <$T/o)\" = 2 ] && [ '$c1' != null ]"
+check "limit=2 gives 2 items and a continue token" sh -c "[ \"\$(jq -r '.items|length' <$T/o)\" = 2 ] && [ '$c1' != null ]"
 check "remainingItemCount is 4" [ "$(jget .metadata.remainingItemCount <"$T/o")" = 4 ]
 api GET "/api/v1/namespaces/default/pods?limit=10&continue=$c1" >"$T/o"
 check "continue returns the other 4" [ "$(jget '.items|length' <"$T/o")" = 4 ]
@@ -126,7 +126,7 @@ check "the main resource ignores status changes" [ "$(jget .status.phase <"$T/o"
 # finalizers
 api POST /api/v1/namespaces/default/configmaps '{"metadata":{"name":"cm","finalizers":["example.com/hold"]},"data":{"k":"v"}}' >/dev/null
 api DELETE /api/v1/namespaces/default/configmaps/cm >"$T/o"
-check "delete with a finalizer marks deletionTimestamp" sh -c "[ $CODE = 200 ] && [ \"\$(jget .metadata.deletionTimestamp <$T/o)\" != null ]"
+check "delete with a finalizer marks deletionTimestamp" sh -c "[ $CODE = 200 ] && [ \"\$(jq -r .metadata.deletionTimestamp <$T/o)\" != null ]"
 api GET /api/v1/namespaces/default/configmaps/cm >/dev/null
 check "the object stays while the finalizer is there" [ "$CODE" = 200 ]
 api PATCH /api/v1/namespaces/default/configmaps/cm '{"metadata":{"finalizers":null}}' application/merge-patch+json >/dev/null
