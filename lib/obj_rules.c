@@ -497,7 +497,7 @@ static void check_selector_template(obj_verr *v, const json_t *obj, const char *
 		if (!s) {
 			obj_verr_add(v, "spec.selector", "spec.selector: Invalid value: %s", e.msg);
 		} else if (!sel_match_labels(s, labels)) {
-			char *sh = obj_show(labels ? labels : json_object());
+			char *sh = labels ? obj_show(labels) : xstrdup("null");
 			obj_verr_add(v, "spec.template.metadata.labels",
 			             "spec.template.metadata.labels: Invalid value: %s: `selector` "
 			             "does not match template `labels`",
