@@ -281,7 +281,9 @@ static int sq_get(store *st, const char *key, store_obj *out, k9_err *e)
 	int ret = -1;
 	sqlite3_bind_text(c->get, 1, key, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(c->get);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW && !out) {
+		ret = 0; /* existence check only */
+	} else if (rc == SQLITE_ROW) {
 		size_t n = (size_t)sqlite3_column_bytes(c->get, 1);
 		out->key = xstrdup(key);
 		out->rev = sqlite3_column_int64(c->get, 0);
