@@ -102,7 +102,10 @@ int srv_route(srv_req *r, k9_err *e);
 /* srv_discovery.c: /api, /apis, /version ...; 1 when it answered. */
 int srv_discovery(srv_req *r, srv_resp *out, k9_err *e);
 
-/* srv_crud.c */
+/* srv_openapi.c: /openapi/v3 ...; 1 when it answered. */
+int srv_openapi(srv_req *r, srv_resp *out, k9_err *e);
+
+/* srv_read.c, srv_write.c */
 int srv_handle_resource(srv_req *r, srv_resp *out, k9_err *e);
 /* Create the default and kube-system namespaces if missing. */
 int srv_ensure_namespaces(srv *s, k9_err *e);

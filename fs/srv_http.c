@@ -203,14 +203,14 @@ static int handle(srv *s, struct MHD_Connection *c, const char *url, const char 
 			     &r->user, &e) < 0)
 		goto fail;
 	if (!strcmp(url, "/metrics")) {
-		if (!strcmp(r->user.groups[0], "system:masters") || r->user.ngroups > 1) {
-			size_t len;
-			char *m = srv_metrics_render(&len);
-			srv_resp_text(out, 200, "text/plain; version=0.0.4", m, len);
-			return 200;
-		}
+		size_t len;
+		char *m = srv_metrics_render(&len);
+		srv_resp_text(out, 200, "text/plain; version=0.0.4", m, len);
+		return 200;
 	}
 	int d = srv_discovery(r, out, &e);
+	if (d == 0)
+		d = srv_openapi(r, out, &e);
 	if (d == 1)
 		return out->code;
 	if (d < 0)
