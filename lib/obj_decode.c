@@ -10,16 +10,32 @@
 /* Raw documents are recorded at RAW + i, then moved to their final index. */
 #define RAW ((size_t)1 << 24)
 
-static int load(const char *buf, size_t len, json_t *docs, obj_lines *l, k9_err *e)
+static bool is_json(const char *buf, size_t len)
 {
 	size_t i = 0;
+	while (buf && i < len && strchr(" \t\r\n", buf[i]) && buf[i])
+		i++;
+	return buf && i < len && (buf[i] == '{' || buf[i] == '[');
+}
+
+static int load(const char *buf, size_t len, json_t *docs, obj_lines *l, k9_err *e)
+{
 	if (!buf)
 		buf = "", len = 0;
-	while (i < len && strchr(" \t\r\n", buf[i]) && buf[i])
-		i++;
-	if (i < len && (buf[i] == '{' || buf[i] == '['))
+	if (is_json(buf, len))
 		return obj_json_load(buf, len, docs, l, RAW, e);
 	return obj_yaml_load(buf, len, docs, l, RAW, e);
+}
+
+/*
+ * A position map when the caller wants one, or for YAML (whose error
+ * messages cite lines); JSON decoded without one skips the position scan.
+ */
+static obj_lines *want_lines(const char *buf, size_t len, obj_lines **lines)
+{
+	if (lines || !is_json(buf, len))
+		return obj_lines_new();
+	return NULL;
 }
 
 static const char *type_name(const json_t *v)
@@ -71,7 +87,7 @@ static int add(json_t *out, json_t *doc, obj_lines *l, size_t from, const char *
 
 json_t *obj_decode_all(const char *buf, size_t len, obj_lines **lines, k9_err *e)
 {
-	obj_lines *l = obj_lines_new();
+	obj_lines *l = want_lines(buf, len, lines);
 	json_t *raw = json_array(), *out = json_array();
 	if (lines)
 		*lines = NULL;
@@ -110,7 +126,7 @@ fail:
 
 json_t *obj_decode(const char *buf, size_t len, obj_lines **lines, k9_err *e)
 {
-	obj_lines *l = obj_lines_new();
+	obj_lines *l = want_lines(buf, len, lines);
 	json_t *raw = json_array(), *doc = NULL;
 	if (lines)
 		*lines = NULL;

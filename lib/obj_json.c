@@ -129,9 +129,11 @@ int obj_json_load(const char *buf, size_t len, json_t *docs, obj_lines *l, size_
 	if (!v)
 		return k9_errf(e, 400, "BadRequest", "line %d, column %d: %s", je.line, je.column,
 		               je.text);
-	struct scan s = {.p = buf, .end = buf + len, .line = 1, .l = l, .doc = doc_base};
-	scan_value(&s, v, 0);
-	buf_free(&s.path);
+	if (l) {
+		struct scan s = {.p = buf, .end = buf + len, .line = 1, .l = l, .doc = doc_base};
+		scan_value(&s, v, 0);
+		buf_free(&s.path);
+	}
 	obj_lines_set_root(l, v, doc_base);
 	json_array_append_new(docs, v);
 	return 0;

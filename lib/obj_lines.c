@@ -7,7 +7,8 @@
  *   "r<pointer>"      -> document index of a document root
  *   "d<doc>:<path>"   -> line of the field at path in document doc
  * Paths make lookups work for the shared true/false/null singletons and
- * for copies of a decoded tree.
+ * for copies of a decoded tree. Every setter accepts a NULL map (no-op), so
+ * callers that want no positions pay nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +99,7 @@ static int singleton(const json_t *n)
 void obj_lines_set_node(obj_lines *l, const json_t *node, int line)
 {
 	char k[40];
-	if (singleton(node))
+	if (!l || singleton(node))
 		return;
 	snprintf(k, sizeof k, "p%p", (const void *)node);
 	put(l, k, line);
@@ -116,6 +117,8 @@ int obj_lines_get(const obj_lines *l, const json_t *node)
 void obj_lines_set_root(obj_lines *l, const json_t *root, size_t doc)
 {
 	char k[40];
+	if (!l)
+		return;
 	snprintf(k, sizeof k, "r%p", (const void *)root);
 	put(l, k, (long)doc);
 }
@@ -129,6 +132,8 @@ size_t obj_lines_doc_of(const obj_lines *l, const json_t *root)
 
 void obj_lines_set_path(obj_lines *l, size_t doc, const char *path, int line)
 {
+	if (!l)
+		return;
 	char *k = xasprintf("d%zu:%s", doc, path);
 	put(l, k, line);
 	free(k);
@@ -175,6 +180,8 @@ int obj_lines_near(const obj_lines *l, size_t doc, const char *path)
 
 void obj_lines_move(obj_lines *l, size_t from, const char *prefix, size_t to)
 {
+	if (!l)
+		return;
 	char *pre = xasprintf("d%zu:%s", from, prefix);
 	size_t pn = strlen(pre);
 	/* collect first: put() may rehash the table under us */

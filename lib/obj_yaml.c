@@ -214,8 +214,11 @@ static int key_event(struct yb *b, yaml_event_t *ev)
 		obj_path_key(&p, s);
 		int first = obj_lines_get_doc_path(b->l, b->doc, p.data);
 		buf_free(&p);
-		snprintf(msg, sizeof msg, "mapping key \"%.200s\" already defined at line %d", s,
-		         first);
+		if (first)
+			snprintf(msg, sizeof msg,
+			         "mapping key \"%.200s\" already defined at line %d", s, first);
+		else
+			snprintf(msg, sizeof msg, "mapping key \"%.200s\" already defined", s);
 		return fail_at(b->e, ev->start_mark, msg);
 	}
 	f->key = xstrndup(s, n);

@@ -200,6 +200,13 @@ static void test_decode(void)
 	json_decref(v);
 	obj_lines_free(l);
 
+	v = dec("{\"a\": [1, {\"b\": null}]}", NULL);
+	ok(v && json_is_null(json_object_get(json_array_get(json_object_get(v, "a"), 1), "b")),
+	   "JSON without a line map");
+	json_decref(v);
+	obj_lines *nol = (obj_lines *)1;
+	ok(!obj_decode("{", 1, &nol, &e) && nol == NULL, "*lines is NULL after a failure");
+
 	/* multi-document and List */
 	char *multi = slurp("tests/fuzz/corpus/multi.yaml");
 	json_t *all = obj_decode_all(multi, strlen(multi), &l, &e);
