@@ -11,7 +11,7 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{"server", cmd_server, "run the API server (HTTPS, SQLite store)"},
+    {"server", cmd_server, "run the API server (HTTPS, SQLite store)"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof *commands)

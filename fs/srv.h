@@ -58,10 +58,10 @@ typedef struct srv_req {
 	/* resource requests */
 	const obj_kind *kind; /* as requested (group version) */
 	srv_target target;
-	char ns[254];	  /* "" = all namespaces / cluster-scoped */
+	char ns[254]; /* "" = all namespaces / cluster-scoped */
 	char name[254];
-	char sub[32];	  /* subresource: status, scale, finalize, "" */
-	bool watch;	  /* ?watch=true or /watch/ path */
+	char sub[32]; /* subresource: status, scale, finalize, "" */
+	bool watch;   /* ?watch=true or /watch/ path */
 	/* query parameters (NULL when absent) */
 	const char *label_selector, *field_selector, *resource_version, *cont, *dry_run;
 	const char *grace_period, *propagation, *field_validation;

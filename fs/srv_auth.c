@@ -57,7 +57,7 @@ int srv_tokens_load(srv *s, const char *path, k9_err *e)
 	char *text = k9_read_file(path, &len);
 	if (!text)
 		return k9_errf(e, 500, "InternalError", "reading token file %s: %s", path,
-			       strerror(errno));
+		               strerror(errno));
 	int lineno = 0, rc = 0;
 	char *save = NULL;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -69,14 +69,14 @@ int srv_tokens_load(srv *s, const char *path, k9_err *e)
 		char *tok = csv_field(&p), *user = csv_field(&p), *uid = csv_field(&p);
 		char *groups = csv_field(&p);
 		if (!tok || !user || !uid || !tok[0] || !user[0]) {
-			rc = k9_errf(e, 500, "InternalError",
-				     "%s:%d: want token,user,uid[,\"group1,group2\"]", path,
-				     lineno);
+			rc =
+			    k9_errf(e, 500, "InternalError",
+			            "%s:%d: want token,user,uid[,\"group1,group2\"]", path, lineno);
 			break;
 		}
 		s->tokens = xrealloc(s->tokens, (s->ntokens + 1) * sizeof *s->tokens);
 		s->tokens[s->ntokens++] = (srv_token){xstrdup(tok), xstrdup(user), xstrdup(uid),
-						      xstrdup(groups ? groups : "")};
+		                                      xstrdup(groups ? groups : "")};
 	}
 	free(text);
 	return rc;
@@ -160,11 +160,11 @@ int srv_authorize(const srv_req *r, k9_err *e)
 		snprintf(sub, sizeof sub, "/%s", r->sub);
 	if (r->kind && r->kind->namespaced && r->ns[0])
 		return k9_errf(e, 403, "Forbidden",
-			       "%s \"%s\" is forbidden: User \"%s\" cannot %s resource \"%s%s\" in "
-			       "API group \"%s\" in the namespace \"%s\"",
-			       res, r->name, u->name, r->verb, res, sub, r->kind->group, r->ns);
+		               "%s \"%s\" is forbidden: User \"%s\" cannot %s resource \"%s%s\" in "
+		               "API group \"%s\" in the namespace \"%s\"",
+		               res, r->name, u->name, r->verb, res, sub, r->kind->group, r->ns);
 	return k9_errf(e, 403, "Forbidden",
-		       "%s \"%s\" is forbidden: User \"%s\" cannot %s resource \"%s%s\" in API "
-		       "group \"%s\" at the cluster scope",
-		       res, r->name, u->name, r->verb, res, sub, r->kind ? r->kind->group : "");
+	               "%s \"%s\" is forbidden: User \"%s\" cannot %s resource \"%s%s\" in API "
+	               "group \"%s\" at the cluster scope",
+	               res, r->name, u->name, r->verb, res, sub, r->kind ? r->kind->group : "");
 }

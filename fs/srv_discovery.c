@@ -21,7 +21,7 @@ static json_t *strs(const char *csv)
 }
 
 static json_t *resource_entry(const char *name, const char *singular, bool namespaced,
-			      const char *kind, const char *verbs)
+                              const char *kind, const char *verbs)
 {
 	json_t *r = json_object();
 	json_object_set_new(r, "name", json_string(name));
@@ -42,9 +42,9 @@ static json_t *resource_list(const char *group, const char *version)
 		if (strcmp(k[i].group, group) || strcmp(k[i].version, version))
 			continue;
 		found = 1;
-		json_t *r = resource_entry(
-			k[i].plural, k[i].singular, k[i].namespaced, k[i].kind,
-			"create,delete,deletecollection,get,list,patch,update,watch");
+		json_t *r =
+		    resource_entry(k[i].plural, k[i].singular, k[i].namespaced, k[i].kind,
+		                   "create,delete,deletecollection,get,list,patch,update,watch");
 		if (k[i].short_names && k[i].short_names[0])
 			json_object_set_new(r, "shortNames", strs(k[i].short_names));
 		if (!strcmp(k[i].plural, "pods") || !strcmp(k[i].plural, "deployments") ||
@@ -55,19 +55,19 @@ static json_t *resource_list(const char *group, const char *version)
 		if (k[i].has_status) {
 			snprintf(sub, sizeof sub, "%s/status", k[i].plural);
 			json_array_append_new(res, resource_entry(sub, "", k[i].namespaced,
-								  k[i].kind, "get,patch,update"));
+			                                          k[i].kind, "get,patch,update"));
 		}
 		if (k[i].has_scale) {
 			snprintf(sub, sizeof sub, "%s/scale", k[i].plural);
-			json_t *s = resource_entry(sub, "", k[i].namespaced, "Scale",
-						   "get,patch,update");
+			json_t *s =
+			    resource_entry(sub, "", k[i].namespaced, "Scale", "get,patch,update");
 			json_object_set_new(s, "group", json_string("autoscaling"));
 			json_object_set_new(s, "version", json_string("v1"));
 			json_array_append_new(res, s);
 		}
 		if (!strcmp(k[i].plural, "namespaces"))
 			json_array_append_new(res, resource_entry("namespaces/finalize", "", false,
-								  "Namespace", "update"));
+			                                          "Namespace", "update"));
 	}
 	if (!found) {
 		json_decref(res);
@@ -95,9 +95,9 @@ static json_t *group_json(const char *group)
 			continue;
 		int seen = 0;
 		for (size_t j = 0; j < json_array_size(versions); j++)
-			if (!strcmp(json_string_value(json_object_get(json_array_get(versions, j),
-								      "version")),
-				    k[i].version))
+			if (!strcmp(json_string_value(
+			                json_object_get(json_array_get(versions, j), "version")),
+			            k[i].version))
 				seen = 1;
 		if (seen)
 			continue;
@@ -132,9 +132,9 @@ static json_t *group_list(void)
 			continue;
 		int seen = 0;
 		for (size_t j = 0; j < json_array_size(groups); j++)
-			if (!strcmp(json_string_value(json_object_get(json_array_get(groups, j),
-								      "name")),
-				    k[i].group))
+			if (!strcmp(json_string_value(
+			                json_object_get(json_array_get(groups, j), "name")),
+			            k[i].group))
 				seen = 1;
 		if (!seen)
 			json_array_append_new(groups, group_json(k[i].group));
@@ -156,19 +156,19 @@ int srv_discovery(srv_req *r, srv_resp *out, k9_err *e)
 		return 0;
 	if (!strcmp(p, "/version") || !strcmp(p, "/version/")) {
 		o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "31",
-			      "gitVersion", K9_VERSION, "gitCommit", "", "gitTreeState", "clean",
-			      "buildDate", "", "goVersion", "none (C17)", "compiler", "gcc",
-			      "platform", "linux/amd64");
+		              "gitVersion", K9_VERSION, "gitCommit", "", "gitTreeState", "clean",
+		              "buildDate", "", "goVersion", "none (C17)", "compiler", "gcc",
+		              "platform", "linux/amd64");
 	} else if (!strcmp(p, "/api") || !strcmp(p, "/api/")) {
 		o = json_pack("{s:s,s:[s],s:[{s:s,s:s}]}", "kind", "APIVersions", "versions", "v1",
-			      "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0",
-			      "serverAddress", r->s->listen);
+		              "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0",
+		              "serverAddress", r->s->listen);
 	} else if (!strcmp(p, "/apis") || !strcmp(p, "/apis/")) {
 		o = group_list();
 	} else if (sscanf(p, "/api/%63[^/]%n", a, &(int){0}) == 1 && !strchr(p + 5, '/')) {
 		o = resource_list("", a);
 	} else if (sscanf(p, "/apis/%63[^/]/%63[^/]", a, b) == 2 &&
-		   strlen(p) == 7 + strlen(a) + strlen(b)) {
+	           strlen(p) == 7 + strlen(a) + strlen(b)) {
 		o = resource_list(a, b);
 	} else if (sscanf(p, "/apis/%63[^/]", a) == 1 && strlen(p) == 6 + strlen(a)) {
 		json_t *g = group_json(a);
@@ -183,7 +183,8 @@ int srv_discovery(srv_req *r, srv_resp *out, k9_err *e)
 		return 0;
 	}
 	if (!o)
-		return k9_errf(e, 404, "NotFound", "the server could not find the requested resource");
+		return k9_errf(e, 404, "NotFound",
+		               "the server could not find the requested resource");
 	srv_resp_json(out, 200, o);
 	return 1;
 }

@@ -28,20 +28,34 @@ typedef struct conn_ctx {
 static const char *reason_phrase(int code)
 {
 	switch (code) {
-	case 400: return "BadRequest";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "NotFound";
-	case 405: return "MethodNotAllowed";
-	case 406: return "NotAcceptable";
-	case 409: return "Conflict";
-	case 410: return "Expired";
-	case 413: return "RequestEntityTooLarge";
-	case 415: return "UnsupportedMediaType";
-	case 422: return "Invalid";
-	case 429: return "TooManyRequests";
-	case 504: return "Timeout";
-	default: return code >= 500 ? "InternalError" : "";
+	case 400:
+		return "BadRequest";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "NotFound";
+	case 405:
+		return "MethodNotAllowed";
+	case 406:
+		return "NotAcceptable";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Expired";
+	case 413:
+		return "RequestEntityTooLarge";
+	case 415:
+		return "UnsupportedMediaType";
+	case 422:
+		return "Invalid";
+	case 429:
+		return "TooManyRequests";
+	case 504:
+		return "Timeout";
+	default:
+		return code >= 500 ? "InternalError" : "";
 	}
 }
 
@@ -54,7 +68,7 @@ char *srv_status_json(const k9_err *e, const srv_req *r, size_t *len)
 	json_object_set_new(st, "status", json_string("Failure"));
 	json_object_set_new(st, "message", json_string(e->msg));
 	json_object_set_new(st, "reason",
-			    json_string(e->reason[0] ? e->reason : reason_phrase(e->code)));
+	                    json_string(e->reason[0] ? e->reason : reason_phrase(e->code)));
 	if (r && r->kind) {
 		json_t *d = json_object();
 		if (r->name[0])
@@ -145,12 +159,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, srv_resp *out)
 	struct MHD_Response *resp;
 	if (out->stream) {
 		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0);
-		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
-							 watch_reader, out->stream, watch_free);
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, watch_reader,
+		                                         out->stream, watch_free);
 	} else {
 		maybe_yaml(c, out);
-		resp = MHD_create_response_from_buffer(out->len, out->body,
-						       MHD_RESPMEM_MUST_FREE);
+		resp = MHD_create_response_from_buffer(out->len, out->body, MHD_RESPMEM_MUST_FREE);
 		out->body = NULL;
 	}
 	if (!resp)
@@ -172,7 +185,7 @@ static int unauthenticated(srv *s, srv_req *r, srv_resp *out)
 	    !strncmp(p, "/livez/", 7)) {
 		int ready = !s->stopping;
 		srv_resp_text(out, ready ? 200 : 503, "text/plain; charset=utf-8",
-			      xstrdup(ready ? "ok" : "shutting down"), ready ? 2 : 13);
+		              xstrdup(ready ? "ok" : "shutting down"), ready ? 2 : 13);
 		return 1;
 	}
 	if (!strcmp(p, "/version")) {
@@ -184,7 +197,7 @@ static int unauthenticated(srv *s, srv_req *r, srv_resp *out)
 
 /* Run one complete request; returns its HTTP code for the metrics. */
 static int handle(srv *s, struct MHD_Connection *c, const char *url, const char *method,
-		  conn_ctx *ctx, srv_req *r, srv_resp *out)
+                  conn_ctx *ctx, srv_req *r, srv_resp *out)
 {
 	k9_err e = {0};
 	r->s = s;
@@ -196,11 +209,11 @@ static int handle(srv *s, struct MHD_Connection *c, const char *url, const char 
 		return out->code;
 	if (ctx->too_large) {
 		k9_errf(&e, 413, "RequestEntityTooLarge",
-			"the request body is larger than the limit of %d bytes", SRV_MAX_BODY);
+		        "the request body is larger than the limit of %d bytes", SRV_MAX_BODY);
 		goto fail;
 	}
 	if (srv_authenticate(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
-			     &r->user, &e) < 0)
+	                     &r->user, &e) < 0)
 		goto fail;
 	if (!strcmp(url, "/metrics")) {
 		size_t len;
@@ -229,7 +242,8 @@ static int handle(srv *s, struct MHD_Connection *c, const char *url, const char 
 	r->limit = q_long(c, "limit", 0);
 	r->timeout_s = q_long(c, "timeoutSeconds", 0);
 	if (r->limit < 0 || r->timeout_s < 0) {
-		k9_errf(&e, 400, "BadRequest", "limit and timeoutSeconds must be non-negative integers");
+		k9_errf(&e, 400, "BadRequest",
+		        "limit and timeoutSeconds must be non-negative integers");
 		goto fail;
 	}
 	r->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
@@ -259,8 +273,8 @@ fail:
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
 	(void)version;
 	srv *s = cls;
@@ -286,8 +300,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	free(out.body);
 	if (!out.stream)
 		srv_metrics_observe(r.verb && r.verb[0] ? r.verb : method,
-				    r.kind ? r.kind->plural : "", code,
-				    k9_mono_ns() - ctx->start_ns);
+		                    r.kind ? r.kind->plural : "", code,
+		                    k9_mono_ns() - ctx->start_ns);
 	else
 		srv_metrics_observe("watch", r.kind ? r.kind->plural : "", code, 0);
 	log_debug("%s %s %d %s", method, url, code, r.user.name);
@@ -295,7 +309,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
 	(void)c;
@@ -349,7 +363,7 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, k9_err 
 		a6->sin6_port = htons((uint16_t)port);
 	} else {
 		return k9_errf(e, 400, "BadRequest", "--listen %s: %s is not an IP address", listen,
-			       host);
+		               host);
 	}
 	return 0;
 }
@@ -366,23 +380,23 @@ int srv_run(srv *s, const char *cert_pem, const char *key_pem, k9_err *e)
 	if (parse_listen(s->listen, &ss, e) < 0)
 		return -1;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_ERROR_LOG | MHD_USE_TLS;
+	                 MHD_USE_ERROR_LOG | MHD_USE_TLS;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	struct MHD_Daemon *d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
-		MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->request_timeout_s,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)4000, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)512 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-		(unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
+	    MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->request_timeout_s,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)4000, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)512 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!d)
 		return k9_errf(e, 500, "InternalError", "cannot listen on %s: %s", s->listen,
-			       strerror(errno ? errno : EADDRINUSE));
+		               strerror(errno ? errno : EADDRINUSE));
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	log_info("serving on https://%s (port %u), data in %s", s->listen,
-		 info ? info->port : 0, s->data_dir);
+	log_info("serving on https://%s (port %u), data in %s", s->listen, info ? info->port : 0,
+	         s->data_dir);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

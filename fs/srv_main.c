@@ -34,16 +34,16 @@ static void usage(FILE *f)
 int cmd_server(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data-dir", required_argument, 0, 'd'},
-		{"listen", required_argument, 0, 'l'},
-		{"token-file", required_argument, 0, 't'},
-		{"history", required_argument, 0, 'H'},
-		{"sync-full", no_argument, 0, 'S'},
-		{"request-timeout", required_argument, 0, 'T'},
-		{"min-watch-timeout", required_argument, 0, 'W'},
-		{"verbose", no_argument, 0, 'v'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"data-dir", required_argument, 0, 'd'},
+	    {"listen", required_argument, 0, 'l'},
+	    {"token-file", required_argument, 0, 't'},
+	    {"history", required_argument, 0, 'H'},
+	    {"sync-full", no_argument, 0, 'S'},
+	    {"request-timeout", required_argument, 0, 'T'},
+	    {"min-watch-timeout", required_argument, 0, 'W'},
+	    {"verbose", no_argument, 0, 'v'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	srv s = {.request_timeout_s = 60, .min_watch_timeout_s = 1800};
 	const char *data_dir = "/var/lib/kube9", *token_file = NULL;
@@ -52,16 +52,36 @@ int cmd_server(int argc, char **argv)
 	s.listen = "127.0.0.1:6443";
 	while ((c = getopt_long(argc, argv, "d:l:vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': data_dir = optarg; break;
-		case 'l': s.listen = optarg; break;
-		case 't': token_file = optarg; break;
-		case 'H': so.history_revs = atoll(optarg); break;
-		case 'S': so.sync_full = true; break;
-		case 'T': s.request_timeout_s = atoi(optarg); break;
-		case 'W': s.min_watch_timeout_s = atoi(optarg); break;
-		case 'v': k9_log_level = LOG_DEBUG; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 'l':
+			s.listen = optarg;
+			break;
+		case 't':
+			token_file = optarg;
+			break;
+		case 'H':
+			so.history_revs = atoll(optarg);
+			break;
+		case 'S':
+			so.sync_full = true;
+			break;
+		case 'T':
+			s.request_timeout_s = atoi(optarg);
+			break;
+		case 'W':
+			s.min_watch_timeout_s = atoi(optarg);
+			break;
+		case 'v':
+			k9_log_level = LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc || so.history_revs < 1 || s.min_watch_timeout_s < 1) {

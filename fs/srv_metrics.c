@@ -14,7 +14,7 @@
 
 #define MAX_SERIES 512
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-				 0.05,	 0.1,	0.25,	0.5,   1,    2.5};
+                                 0.05,   0.1,   0.25,   0.5,   1,    2.5};
 #define NB (sizeof buckets / sizeof *buckets)
 
 typedef struct series {
@@ -27,7 +27,7 @@ typedef struct series {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static series table[MAX_SERIES]; /* protected by mu */
-static size_t nseries;		 /* protected by mu */
+static size_t nseries;           /* protected by mu */
 
 void srv_metrics_observe(const char *verb, const char *resource, int code, uint64_t ns)
 {
@@ -60,14 +60,14 @@ char *srv_metrics_render(size_t *len)
 {
 	k9_buf b = {0};
 	buf_puts(&b, "# HELP apiserver_request_total Requests by verb, resource and HTTP code.\n"
-		     "# TYPE apiserver_request_total counter\n");
+	             "# TYPE apiserver_request_total counter\n");
 	pthread_mutex_lock(&mu);
 	for (size_t i = 0; i < nseries; i++)
-		buf_printf(&b, "apiserver_request_total{verb=\"%s\",resource=\"%s\",code=\"%d\"} %lu\n",
-			   table[i].verb, table[i].resource, table[i].code,
-			   (unsigned long)table[i].count);
+		buf_printf(
+		    &b, "apiserver_request_total{verb=\"%s\",resource=\"%s\",code=\"%d\"} %lu\n",
+		    table[i].verb, table[i].resource, table[i].code, (unsigned long)table[i].count);
 	buf_puts(&b, "# HELP apiserver_request_duration_seconds Request latency by verb and "
-		     "resource.\n# TYPE apiserver_request_duration_seconds histogram\n");
+	             "resource.\n# TYPE apiserver_request_duration_seconds histogram\n");
 	/* Merge codes per (verb, resource). */
 	for (size_t i = 0; i < nseries; i++) {
 		int first = 1;
@@ -91,21 +91,21 @@ char *srv_metrics_render(size_t *len)
 		const char *v = table[i].verb, *r = table[i].resource;
 		for (size_t k = 0; k < NB; k++)
 			buf_printf(&b,
-				   "apiserver_request_duration_seconds_bucket{verb=\"%s\",resource="
-				   "\"%s\",le=\"%g\"} %lu\n",
-				   v, r, buckets[k], (unsigned long)bk[k]);
+			           "apiserver_request_duration_seconds_bucket{verb=\"%s\",resource="
+			           "\"%s\",le=\"%g\"} %lu\n",
+			           v, r, buckets[k], (unsigned long)bk[k]);
 		buf_printf(&b,
-			   "apiserver_request_duration_seconds_bucket{verb=\"%s\",resource=\"%s\","
-			   "le=\"+Inf\"} %lu\n",
-			   v, r, (unsigned long)count);
+		           "apiserver_request_duration_seconds_bucket{verb=\"%s\",resource=\"%s\","
+		           "le=\"+Inf\"} %lu\n",
+		           v, r, (unsigned long)count);
 		buf_printf(&b,
-			   "apiserver_request_duration_seconds_sum{verb=\"%s\",resource=\"%s\"} "
-			   "%.6f\n",
-			   v, r, sum);
+		           "apiserver_request_duration_seconds_sum{verb=\"%s\",resource=\"%s\"} "
+		           "%.6f\n",
+		           v, r, sum);
 		buf_printf(&b,
-			   "apiserver_request_duration_seconds_count{verb=\"%s\",resource=\"%s\"} "
-			   "%lu\n",
-			   v, r, (unsigned long)count);
+		           "apiserver_request_duration_seconds_count{verb=\"%s\",resource=\"%s\"} "
+		           "%lu\n",
+		           v, r, (unsigned long)count);
 	}
 	pthread_mutex_unlock(&mu);
 	return buf_steal(&b, len);

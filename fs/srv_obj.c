@@ -10,8 +10,7 @@
 
 void srv_key(const srv_req *r, const char *name, char *out, size_t n)
 {
-	store_key(out, n, r->kind->group, r->kind->plural, r->kind->namespaced ? r->ns : "",
-		  name);
+	store_key(out, n, r->kind->group, r->kind->plural, r->kind->namespaced ? r->ns : "", name);
 }
 
 void srv_prefix(const srv_req *r, char *out, size_t n)
@@ -77,7 +76,7 @@ int srv_get_current(const srv_req *r, store_obj *cur, json_t **obj, k9_err *e)
 	if (r->s->st->ops->get(r->s->st, key, cur, e) < 0) {
 		if (e->code == 404)
 			k9_errf(e, 404, "NotFound", "%s%s%s \"%s\" not found", r->kind->plural,
-				r->kind->group[0] ? "." : "", r->kind->group, r->name);
+			        r->kind->group[0] ? "." : "", r->kind->group, r->name);
 		return -1;
 	}
 	if (obj && !(*obj = srv_to_request_version(r, cur->value, cur->len, e))) {
@@ -130,13 +129,13 @@ int srv_check_type(const srv_req *r, json_t *o, k9_err *e)
 	json_t *av = json_object_get(o, "apiVersion"), *kd = json_object_get(o, "kind");
 	if (av && (!json_is_string(av) || strcmp(json_string_value(av), want)))
 		return k9_errf(e, 400, "BadRequest",
-			       "the API version in the data (%s) does not match the expected API "
-			       "version (%s)",
-			       json_is_string(av) ? json_string_value(av) : "?", want);
+		               "the API version in the data (%s) does not match the expected API "
+		               "version (%s)",
+		               json_is_string(av) ? json_string_value(av) : "?", want);
 	if (kd && (!json_is_string(kd) || strcmp(json_string_value(kd), r->kind->kind)))
 		return k9_errf(e, 400, "BadRequest",
-			       "the kind in the data (%s) does not match the expected kind (%s)",
-			       json_is_string(kd) ? json_string_value(kd) : "?", r->kind->kind);
+		               "the kind in the data (%s) does not match the expected kind (%s)",
+		               json_is_string(kd) ? json_string_value(kd) : "?", r->kind->kind);
 	if (!av)
 		json_object_set_new(o, "apiVersion", json_string(want));
 	if (!kd)
@@ -144,11 +143,11 @@ int srv_check_type(const srv_req *r, json_t *o, k9_err *e)
 	json_t *m = srv_meta(o);
 	json_t *ns = json_object_get(m, "namespace");
 	if (r->kind->namespaced) {
-		if (ns && (!json_is_string(ns) ||
-			   (r->ns[0] && strcmp(json_string_value(ns), r->ns))))
+		if (ns &&
+		    (!json_is_string(ns) || (r->ns[0] && strcmp(json_string_value(ns), r->ns))))
 			return k9_errf(e, 400, "BadRequest",
-				       "the namespace of the provided object does not match the "
-				       "namespace sent on the request");
+			               "the namespace of the provided object does not match the "
+			               "namespace sent on the request");
 		if (!ns && r->ns[0])
 			json_object_set_new(m, "namespace", json_string(r->ns));
 	} else if (ns) {

@@ -23,15 +23,15 @@ static void gv_path(const obj_kind *k, char *out, size_t n)
 
 static json_t *operation(const obj_kind *k, const char *action)
 {
-	json_t *op = json_pack("{s:{s:s,s:s,s:s},s:s,s:{s:{s:s}}}", "x-kubernetes-group-version-kind",
-			       "group", k->group, "version", k->version, "kind", k->kind,
-			       "x-kubernetes-action", action, "responses", "200", "description",
-			       "OK");
+	json_t *op =
+	    json_pack("{s:{s:s,s:s,s:s},s:s,s:{s:{s:s}}}", "x-kubernetes-group-version-kind",
+	              "group", k->group, "version", k->version, "kind", k->kind,
+	              "x-kubernetes-action", action, "responses", "200", "description", "OK");
 	json_t *params = json_array();
 	static const char *const names[] = {"fieldValidation", "dryRun", "fieldManager"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		json_array_append_new(params, json_pack("{s:s,s:s,s:{s:s}}", "name", names[i], "in",
-							"query", "schema", "type", "string"));
+		                                        "query", "schema", "type", "string"));
 	json_object_set_new(op, "parameters", params);
 	return op;
 }
@@ -49,17 +49,17 @@ static json_t *gv_document(const char *want)
 			continue;
 		found = 1;
 		char *coll = k[i].namespaced
-				     ? xasprintf("/%s/namespaces/{namespace}/%s", gv, k[i].plural)
-				     : xasprintf("/%s/%s", gv, k[i].plural);
+		                 ? xasprintf("/%s/namespaces/{namespace}/%s", gv, k[i].plural)
+		                 : xasprintf("/%s/%s", gv, k[i].plural);
 		char *item = xasprintf("%s/{name}", coll);
 		json_object_set_new(paths, coll,
-				    json_pack("{s:o,s:o}", "get", operation(&k[i], "list"), "post",
-					      operation(&k[i], "post")));
+		                    json_pack("{s:o,s:o}", "get", operation(&k[i], "list"), "post",
+		                              operation(&k[i], "post")));
 		json_object_set_new(paths, item,
-				    json_pack("{s:o,s:o,s:o,s:o}", "get", operation(&k[i], "get"),
-					      "put", operation(&k[i], "put"), "patch",
-					      operation(&k[i], "patch"), "delete",
-					      operation(&k[i], "delete")));
+		                    json_pack("{s:o,s:o,s:o,s:o}", "get", operation(&k[i], "get"),
+		                              "put", operation(&k[i], "put"), "patch",
+		                              operation(&k[i], "patch"), "delete",
+		                              operation(&k[i], "delete")));
 		free(coll);
 		free(item);
 	}
@@ -68,7 +68,7 @@ static json_t *gv_document(const char *want)
 		return NULL;
 	}
 	return json_pack("{s:s,s:{s:s,s:s},s:o,s:{s:{}}}", "openapi", "3.0.0", "info", "title",
-			 "kube9", "version", "v1.31.0", "paths", paths, "components", "schemas");
+	                 "kube9", "version", "v1.31.0", "paths", paths, "components", "schemas");
 }
 
 static json_t *root_document(void)
@@ -97,7 +97,8 @@ int srv_openapi(srv_req *r, srv_resp *out, k9_err *e)
 	else if (!strncmp(p, "/openapi/v3/", 12))
 		o = gv_document(p + 12);
 	if (!o)
-		return k9_errf(e, 404, "NotFound", "the server could not find the requested resource");
+		return k9_errf(e, 404, "NotFound",
+		               "the server could not find the requested resource");
 	srv_resp_json(out, 200, o);
 	return 1;
 }

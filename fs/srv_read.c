@@ -29,8 +29,8 @@ typedef struct list_ctx {
 
 bool srv_selectors_match(const json_t *o, const sel *labels, const sel *fields)
 {
-	if (labels && !sel_match_labels(labels, json_object_get(json_object_get(o, "metadata"),
-								"labels")))
+	if (labels &&
+	    !sel_match_labels(labels, json_object_get(json_object_get(o, "metadata"), "labels")))
 		return false;
 	return !fields || sel_match_fields(fields, o);
 }
@@ -122,7 +122,7 @@ int srv_list(srv_req *r, srv_resp *out, k9_err *e)
 	char av[128];
 	obj_kind_api_version(r->kind, av, sizeof av);
 	buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{", r->kind->kind,
-		   av);
+	           av);
 	/* metadata is written after the items are known; reserve by building items apart */
 	k9_buf items = {0};
 	c.b = &items;
@@ -198,7 +198,7 @@ static int srv_delete_collection(srv_req *r, srv_resp *out, k9_err *e)
 	char av[128];
 	obj_kind_api_version(r->kind, av, sizeof av);
 	buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{},\"items\":[",
-		   r->kind->kind, av);
+	           r->kind->kind, av);
 	char ns_all[sizeof r->ns];
 	memcpy(ns_all, r->ns, sizeof ns_all);
 	size_t done = 0;
@@ -254,7 +254,7 @@ int srv_handle_resource(srv_req *r, srv_resp *out, k9_err *e)
 int srv_ensure_namespaces(srv *s, k9_err *e)
 {
 	static const char *const names[] = {"default", "kube-system", "kube-public",
-					    "kube-node-lease"};
+	                                    "kube-node-lease"};
 	size_t n;
 	const obj_kind *k = obj_kinds(&n), *nsk = NULL;
 	for (size_t i = 0; i < n; i++)
@@ -270,8 +270,8 @@ int srv_ensure_namespaces(srv *s, k9_err *e)
 		}
 		srv_req r = {.s = s, .kind = nsk, .method = "POST", .verb = "create"};
 		char *body = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
-				       "\"metadata\":{\"name\":\"%s\"}}",
-				       names[i]);
+		                       "\"metadata\":{\"name\":\"%s\"}}",
+		                       names[i]);
 		r.body = body;
 		r.body_len = strlen(body);
 		srv_resp out = {0};

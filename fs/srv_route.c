@@ -111,8 +111,8 @@ int srv_route(srv_req *r, k9_err *e)
 		return not_found(e);
 	if (sub[0]) {
 		int okay = (!strcmp(sub, "status") && r->kind->has_status) ||
-			   (!strcmp(sub, "scale") && r->kind->has_scale) ||
-			   (!strcmp(sub, "finalize") && !strcmp(r->kind->plural, "namespaces"));
+		           (!strcmp(sub, "scale") && r->kind->has_scale) ||
+		           (!strcmp(sub, "finalize") && !strcmp(r->kind->plural, "namespaces"));
 		if (!okay)
 			return not_found(e);
 	}
@@ -127,6 +127,6 @@ int srv_route(srv_req *r, k9_err *e)
 	r->verb = verb_for(r);
 	if (!r->verb)
 		return k9_errf(e, 405, "MethodNotAllowed",
-			       "the server does not allow this method on the requested resource");
+		               "the server does not allow this method on the requested resource");
 	return 0;
 }

@@ -20,7 +20,7 @@
 #include "kube9/util.h"
 #include "srv.h"
 
-#define CA_DAYS 3650
+#define CA_DAYS   3650
 #define CERT_DAYS 365
 
 static int gnutls_fail(k9_err *e, const char *what, int rc)
@@ -33,7 +33,7 @@ static int new_key(gnutls_x509_privkey_t *key, k9_err *e)
 	int rc = gnutls_x509_privkey_init(key);
 	if (rc >= 0)
 		rc = gnutls_x509_privkey_generate(
-			*key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
+		    *key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
 	return rc < 0 ? gnutls_fail(e, "generating a key", rc) : 0;
 }
 
@@ -50,7 +50,7 @@ static int cert_base(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const cha
 	    (rc = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
 	    (rc = gnutls_x509_crt_set_expiration_time(crt, now + (time_t)days * 86400)) < 0 ||
 	    (rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-						 (unsigned)strlen(cn))) < 0 ||
+	                                        (unsigned)strlen(cn))) < 0 ||
 	    (rc = gnutls_x509_crt_set_key(crt, key)) < 0)
 		return rc;
 	unsigned char id[64];
@@ -92,7 +92,7 @@ static int save(const char *dir, const char *name, const char *text, int mode, k
 
 /* Load the CA from pki/, or create it. */
 static int load_or_create_ca(const char *pki, gnutls_x509_crt_t *crt, gnutls_x509_privkey_t *key,
-			     char **ca_pem, k9_err *e)
+                             char **ca_pem, k9_err *e)
 {
 	char *cp = xasprintf("%s/ca.crt", pki), *kp = xasprintf("%s/ca.key", pki);
 	size_t cl, kl;
@@ -106,7 +106,7 @@ static int load_or_create_ca(const char *pki, gnutls_x509_crt_t *crt, gnutls_x50
 		if ((rc = gnutls_x509_crt_import(*crt, &cd, GNUTLS_X509_FMT_PEM)) < 0 ||
 		    (rc = gnutls_x509_privkey_import(*key, &kd, GNUTLS_X509_FMT_PEM)) < 0) {
 			rc = k9_errf(e, 500, "InternalError", "loading %s: %s", cp,
-				     gnutls_strerror(rc));
+			             gnutls_strerror(rc));
 			goto out;
 		}
 		*ca_pem = ct;
@@ -121,8 +121,8 @@ static int load_or_create_ca(const char *pki, gnutls_x509_crt_t *crt, gnutls_x50
 	if ((rc = cert_base(*crt, *key, "kube9-ca", CA_DAYS)) < 0 ||
 	    (rc = gnutls_x509_crt_set_basic_constraints(*crt, 1, -1)) < 0 ||
 	    (rc = gnutls_x509_crt_set_key_usage(*crt, GNUTLS_KEY_KEY_CERT_SIGN |
-							  GNUTLS_KEY_CRL_SIGN |
-							  GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
+	                                                  GNUTLS_KEY_CRL_SIGN |
+	                                                  GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
 	    (rc = gnutls_x509_crt_sign2(*crt, *crt, *key, GNUTLS_DIG_SHA256, 0)) < 0) {
 		rc = gnutls_fail(e, "creating the CA certificate", rc);
 		goto out;
@@ -130,8 +130,8 @@ static int load_or_create_ca(const char *pki, gnutls_x509_crt_t *crt, gnutls_x50
 	char *kpem = export_key(*key);
 	*ca_pem = export_crt(*crt);
 	rc = save(pki, "ca.key", kpem, 0600, e) < 0 || save(pki, "ca.crt", *ca_pem, 0644, e) < 0
-		     ? -1
-		     : 0;
+	         ? -1
+	         : 0;
 	free(kpem);
 out:
 	free(cp);
@@ -146,16 +146,16 @@ static void add_san_ip(gnutls_x509_crt_t crt, const char *ip)
 	unsigned char raw[16];
 	if (inet_pton(AF_INET, ip, raw) == 1)
 		gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, raw, 4,
-						     GNUTLS_FSAN_APPEND);
+		                                     GNUTLS_FSAN_APPEND);
 	else if (inet_pton(AF_INET6, ip, raw) == 1)
 		gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, raw, 16,
-						     GNUTLS_FSAN_APPEND);
+		                                     GNUTLS_FSAN_APPEND);
 }
 
 static void add_san_dns(gnutls_x509_crt_t crt, const char *name)
 {
 	gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, name, (unsigned)strlen(name),
-					     GNUTLS_FSAN_APPEND);
+	                                     GNUTLS_FSAN_APPEND);
 }
 
 /* The host part of ADDR:PORT or [ADDR]:PORT into out. */
@@ -177,7 +177,7 @@ static void listen_host(const char *listen, char *out, size_t n)
 }
 
 static int issue_serving_cert(srv *s, gnutls_x509_crt_t ca, gnutls_x509_privkey_t cakey,
-			      char **cert_pem, char **key_pem, k9_err *e)
+                              char **cert_pem, char **key_pem, k9_err *e)
 {
 	gnutls_x509_crt_t crt;
 	gnutls_x509_privkey_t key;
@@ -193,7 +193,7 @@ static int issue_serving_cert(srv *s, gnutls_x509_crt_t ca, gnutls_x509_privkey_
 	if ((rc = cert_base(crt, key, "kube9-apiserver", CERT_DAYS)) < 0 ||
 	    (rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
 	    (rc = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
-							 GNUTLS_KEY_KEY_ENCIPHERMENT)) < 0 ||
+	                                                 GNUTLS_KEY_KEY_ENCIPHERMENT)) < 0 ||
 	    (rc = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0 ||
 	    (rc = gnutls_x509_crt_get_subject_key_id(ca, akid, &akidlen, NULL)) < 0 ||
 	    (rc = gnutls_x509_crt_set_authority_key_id(crt, akid, akidlen)) < 0) {
@@ -202,8 +202,8 @@ static int issue_serving_cert(srv *s, gnutls_x509_crt_t ca, gnutls_x509_privkey_
 		return gnutls_fail(e, "creating the serving certificate", rc);
 	}
 	static const char *const names[] = {"localhost", "kubernetes", "kubernetes.default",
-					    "kubernetes.default.svc",
-					    "kubernetes.default.svc.cluster.local"};
+	                                    "kubernetes.default.svc",
+	                                    "kubernetes.default.svc.cluster.local"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		add_san_dns(crt, names[i]);
 	if (hostname[0])
@@ -237,7 +237,7 @@ static char *random_token(void)
 }
 
 static int write_kubeconfig(srv *s, const char *file, const char *user, const char *token,
-			    const char *ca_pem, k9_err *e)
+                            const char *ca_pem, k9_err *e)
 {
 	char host[256];
 	const char *port = strrchr(s->listen, ':');
@@ -248,25 +248,25 @@ static int write_kubeconfig(srv *s, const char *file, const char *user, const ch
 		strcpy(host, "::1");
 	char *ca64 = k9_b64_encode(ca_pem, strlen(ca_pem));
 	char *text = xasprintf("apiVersion: v1\n"
-			       "kind: Config\n"
-			       "clusters:\n"
-			       "- name: kube9\n"
-			       "  cluster:\n"
-			       "    server: https://%s%s%s%s\n"
-			       "    certificate-authority-data: %s\n"
-			       "users:\n"
-			       "- name: %s\n"
-			       "  user:\n"
-			       "    token: %s\n"
-			       "contexts:\n"
-			       "- name: %s@kube9\n"
-			       "  context:\n"
-			       "    cluster: kube9\n"
-			       "    user: %s\n"
-			       "    namespace: default\n"
-			       "current-context: %s@kube9\n",
-			       strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
-			       port ? port : ":6443", ca64, user, token, user, user, user);
+	                       "kind: Config\n"
+	                       "clusters:\n"
+	                       "- name: kube9\n"
+	                       "  cluster:\n"
+	                       "    server: https://%s%s%s%s\n"
+	                       "    certificate-authority-data: %s\n"
+	                       "users:\n"
+	                       "- name: %s\n"
+	                       "  user:\n"
+	                       "    token: %s\n"
+	                       "contexts:\n"
+	                       "- name: %s@kube9\n"
+	                       "  context:\n"
+	                       "    cluster: kube9\n"
+	                       "    user: %s\n"
+	                       "    namespace: default\n"
+	                       "current-context: %s@kube9\n",
+	                       strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+	                       port ? port : ":6443", ca64, user, token, user, user, user);
 	int rc = save(s->data_dir, file, text, 0600, e);
 	free(ca64);
 	free(text);
@@ -298,8 +298,8 @@ int srv_bootstrap(srv *s, char **cert_pem, char **key_pem, k9_err *e)
 		gethostname(hostname, sizeof hostname - 1);
 		char *admin = random_token(), *node = random_token();
 		char *csv = xasprintf("%s,admin,admin,\"system:masters\"\n"
-				      "%s,system:node:%s,node-%s,\"system:nodes\"\n",
-				      admin, node, hostname, hostname);
+		                      "%s,system:node:%s,node-%s,\"system:nodes\"\n",
+		                      admin, node, hostname, hostname);
 		rc = save(s->data_dir, "tokens.csv", csv, 0600, e);
 		free(admin);
 		free(node);

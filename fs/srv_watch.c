@@ -131,10 +131,11 @@ int srv_watch_start(srv_req *r, srv_resp *out, k9_err *e)
 	}
 	long t = r->timeout_s;
 	if (t <= 0) /* like kube-apiserver: a random time in [min, 2*min) */
-		t = r->s->min_watch_timeout_s + (long)(k9_mono_ns() % (uint64_t)(r->s->min_watch_timeout_s + 1));
+		t = r->s->min_watch_timeout_s +
+		    (long)(k9_mono_ns() % (uint64_t)(r->s->min_watch_timeout_s + 1));
 	ws->deadline_ns = k9_mono_ns() + (uint64_t)t * 1000000000ull;
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci)
 		ws->fd = ci->connect_fd;
 	out->code = 200;
@@ -177,9 +178,9 @@ long srv_watch_read(struct srv_watch_stream *ws, char *buf, size_t max)
 			continue;
 		if (wanted(ws, ev.obj.key, ev.obj.value, ev.obj.len))
 			emit(ws,
-			     ev.type == STORE_ADDED	 ? "ADDED"
+			     ev.type == STORE_ADDED      ? "ADDED"
 			     : ev.type == STORE_MODIFIED ? "MODIFIED"
-							 : "DELETED",
+			                                 : "DELETED",
 			     ev.obj.value, ev.obj.len);
 		store_obj_free(&ev.obj);
 	}

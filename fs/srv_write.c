@@ -59,16 +59,17 @@ static int store_err_to_api(const srv_req *r, const char *name, k9_err *e)
 	const char *g = r->kind->group, *p = r->kind->plural;
 	if (e->code == 409 && !strcmp(e->reason, "AlreadyExists"))
 		return k9_errf(e, 409, "AlreadyExists", "%s%s%s \"%s\" already exists", p,
-			       g[0] ? "." : "", g, name);
+		               g[0] ? "." : "", g, name);
 	if (e->code == 409)
-		return k9_errf(e, 409, "Conflict",
-			       "Operation cannot be fulfilled on %s%s%s \"%s\": the object has been "
-			       "modified; please apply your changes to the latest version and try "
-			       "again",
-			       p, g[0] ? "." : "", g, name);
+		return k9_errf(
+		    e, 409, "Conflict",
+		    "Operation cannot be fulfilled on %s%s%s \"%s\": the object has been "
+		    "modified; please apply your changes to the latest version and try "
+		    "again",
+		    p, g[0] ? "." : "", g, name);
 	if (e->code == 404)
-		return k9_errf(e, 404, "NotFound", "%s%s%s \"%s\" not found", p, g[0] ? "." : "",
-			       g, name);
+		return k9_errf(e, 404, "NotFound", "%s%s%s \"%s\" not found", p, g[0] ? "." : "", g,
+		               name);
 	return -1;
 }
 
@@ -88,9 +89,9 @@ static int check_namespace(const srv_req *r, bool creating, k9_err *e)
 	int rc = 0;
 	if (creating && strstr(ns.value, "\"deletionTimestamp\""))
 		rc = k9_errf(e, 403, "Forbidden",
-			     "%s \"%s\" is forbidden: unable to create new content in namespace %s "
-			     "because it is being terminated",
-			     r->kind->plural, r->name, r->ns);
+		             "%s \"%s\" is forbidden: unable to create new content in namespace %s "
+		             "because it is being terminated",
+		             r->kind->plural, r->name, r->ns);
 	store_obj_free(&ns);
 	return rc;
 }
@@ -115,11 +116,11 @@ static void set_server_metadata(json_t *o)
 
 /* Default, validate (with the body's lines) and convert to the storage version. */
 static json_t *admit(const srv_req *r, json_t *o, const json_t *old, const obj_lines *lines,
-		     k9_err *e)
+                     k9_err *e)
 {
 	obj_default(r->kind, o);
 	int rc = old ? obj_validate_update(r->kind, o, old, lines, e)
-		     : obj_validate(r->kind, o, lines, e);
+	             : obj_validate(r->kind, o, lines, e);
 	if (rc < 0)
 		return NULL;
 	return srv_to_storage_version(r, o, e);
@@ -187,8 +188,8 @@ out:
 static void carry_over(const srv_req *r, json_t *nw, const json_t *cur)
 {
 	json_t *nm = srv_meta(nw), *cm = json_object_get(cur, "metadata");
-	static const char *const keep[] = {"uid",	 "creationTimestamp", "generation",
-					   "deletionTimestamp", "deletionGracePeriodSeconds"};
+	static const char *const keep[] = {"uid", "creationTimestamp", "generation",
+	                                   "deletionTimestamp", "deletionGracePeriodSeconds"};
 	for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
 		json_t *v = json_object_get(cm, keep[i]);
 		if (v)
@@ -260,8 +261,7 @@ static int really_delete(srv_req *r, int64_t rev, srv_resp *out, k9_err *e);
  * Produce the new object from the current one; the caller-supplied builder
  * differs per verb. Returns a new reference or NULL with e.
  */
-typedef json_t *(*build_fn)(srv_req *r, const json_t *cur, void *arg, obj_lines **lines,
-			    k9_err *e);
+typedef json_t *(*build_fn)(srv_req *r, const json_t *cur, void *arg, obj_lines **lines, k9_err *e);
 
 static int update_loop(srv_req *r, build_fn build, void *arg, srv_resp *out, k9_err *e)
 {
@@ -278,9 +278,10 @@ static int update_loop(srv_req *r, build_fn build, void *arg, srv_resp *out, k9_
 			goto done;
 		const char *name = srv_meta_str(nw, "name");
 		if (name && strcmp(name, r->name)) {
-			k9_errf(e, 400, "BadRequest",
-				"the name of the object (%s) does not match the name on the URL (%s)",
-				name, r->name);
+			k9_errf(
+			    e, 400, "BadRequest",
+			    "the name of the object (%s) does not match the name on the URL (%s)",
+			    name, r->name);
 			goto done;
 		}
 		json_object_set_new(srv_meta(nw), "name", json_string(r->name));
@@ -293,9 +294,10 @@ static int update_loop(srv_req *r, build_fn build, void *arg, srv_resp *out, k9_
 		}
 		carry_over(r, nw, curobj);
 		if (spec_changed(nw, curobj)) {
-			json_t *g = json_object_get(json_object_get(curobj, "metadata"), "generation");
+			json_t *g =
+			    json_object_get(json_object_get(curobj, "metadata"), "generation");
 			json_object_set_new(srv_meta(nw), "generation",
-					    json_integer(json_integer_value(g) + 1));
+			                    json_integer(json_integer_value(g) + 1));
 		}
 		if (!(st = admit(r, nw, curobj, lines, e)))
 			goto done;
@@ -306,7 +308,8 @@ static int update_loop(srv_req *r, build_fn build, void *arg, srv_resp *out, k9_
 		    (!is_kind(r, "pods") ||
 		     json_integer_value(json_object_get(nm, "deletionGracePeriodSeconds")) == 0) &&
 		    !(is_kind(r, "namespaces") &&
-		      json_array_size(json_object_get(json_object_get(nw, "spec"), "finalizers")))) {
+		      json_array_size(
+		          json_object_get(json_object_get(nw, "spec"), "finalizers")))) {
 			rc = dry_run(r) ? 0 : really_delete(r, cur.rev, out, e);
 			if (rc < 0 && e->code == 409 && !user_rv)
 				retry = 1;
@@ -341,7 +344,7 @@ static int update_loop(srv_req *r, build_fn build, void *arg, srv_resp *out, k9_
 			return rc;
 	}
 	return k9_errf(e, 409, "Conflict", "too many concurrent updates of %s \"%s\"",
-		       r->kind->plural, r->name);
+	               r->kind->plural, r->name);
 }
 
 static json_t *build_put(srv_req *r, const json_t *cur, void *arg, obj_lines **lines, k9_err *e)
@@ -362,7 +365,7 @@ static json_t *apply_patch(const srv_req *r, const json_t *target, k9_err *e)
 	json_t *p = json_loadb(r->body, r->body_len, 0, &je), *res = NULL;
 	if (!p) {
 		k9_errf(e, 400, "BadRequest", "the patch is not valid JSON: line %d, column %d: %s",
-			je.line, je.column, je.text);
+		        je.line, je.column, je.text);
 		return NULL;
 	}
 	if (ctype_is(r, "application/json-patch+json"))
@@ -373,9 +376,9 @@ static json_t *apply_patch(const srv_req *r, const json_t *target, k9_err *e)
 		res = patch_strategic(target, p, e);
 	else
 		k9_errf(e, 415, "UnsupportedMediaType",
-			"the body of the request was in an unknown format - accepted media types "
-			"include: application/json-patch+json, application/merge-patch+json, "
-			"application/strategic-merge-patch+json");
+		        "the body of the request was in an unknown format - accepted media types "
+		        "include: application/json-patch+json, application/merge-patch+json, "
+		        "application/strategic-merge-patch+json");
 	if (!res && !e->code)
 		k9_errf(e, 400, "BadRequest", "a merge patch must be a JSON object");
 	if (res && !json_is_object(res)) {
@@ -387,8 +390,7 @@ static json_t *apply_patch(const srv_req *r, const json_t *target, k9_err *e)
 	return res;
 }
 
-static json_t *build_patch(srv_req *r, const json_t *cur, void *arg, obj_lines **lines,
-			   k9_err *e)
+static json_t *build_patch(srv_req *r, const json_t *cur, void *arg, obj_lines **lines, k9_err *e)
 {
 	(void)arg;
 	(void)lines;
@@ -402,7 +404,7 @@ static json_t *scale_of(const srv_req *r, const json_t *o)
 	json_t *status = json_object_get(o, "status");
 	json_t *sm = json_object();
 	static const char *const keep[] = {"name", "namespace", "uid", "resourceVersion",
-					   "creationTimestamp"};
+	                                   "creationTimestamp"};
 	for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
 		if (json_object_get(m, keep[i]))
 			json_object_set(sm, keep[i], json_object_get(m, keep[i]));
@@ -410,20 +412,19 @@ static json_t *scale_of(const srv_req *r, const json_t *o)
 	k9_buf sel = {0};
 	const char *k;
 	json_t *v;
-	json_object_foreach(ml, k, v) buf_printf(&sel, "%s%s=%s", sel.len ? "," : "", k,
-						  json_string_value(v));
+	json_object_foreach(ml, k, v)
+	    buf_printf(&sel, "%s%s=%s", sel.len ? "," : "", k, json_string_value(v));
 	(void)r;
 	json_t *s = json_pack("{s:s,s:s,s:o,s:{s:I},s:{s:I,s:s}}", "kind", "Scale", "apiVersion",
-			      "autoscaling/v1", "metadata", sm, "spec", "replicas",
-			      json_integer_value(json_object_get(spec, "replicas")), "status",
-			      "replicas", json_integer_value(json_object_get(status, "replicas")),
-			      "selector", sel.data ? sel.data : "");
+	                      "autoscaling/v1", "metadata", sm, "spec", "replicas",
+	                      json_integer_value(json_object_get(spec, "replicas")), "status",
+	                      "replicas", json_integer_value(json_object_get(status, "replicas")),
+	                      "selector", sel.data ? sel.data : "");
 	buf_free(&sel);
 	return s;
 }
 
-static json_t *build_scale(srv_req *r, const json_t *cur, void *arg, obj_lines **lines,
-			   k9_err *e)
+static json_t *build_scale(srv_req *r, const json_t *cur, void *arg, obj_lines **lines, k9_err *e)
 {
 	(void)arg;
 	(void)lines;
@@ -439,10 +440,11 @@ static json_t *build_scale(srv_req *r, const json_t *cur, void *arg, obj_lines *
 	const char *rv = srv_meta_str(ns, "resourceVersion");
 	if (!json_is_integer(rep) || json_integer_value(rep) < 0) {
 		json_decref(ns);
-		k9_errf(e, 422, "Invalid",
-			"Scale.autoscaling \"%s\" is invalid: spec.replicas: Invalid value: must be "
-			"a non-negative integer",
-			r->name);
+		k9_errf(
+		    e, 422, "Invalid",
+		    "Scale.autoscaling \"%s\" is invalid: spec.replicas: Invalid value: must be "
+		    "a non-negative integer",
+		    r->name);
 		return NULL;
 	}
 	json_t *nw = json_deep_copy(cur);
@@ -535,9 +537,9 @@ static int parse_del_opts(const srv_req *r, del_opts *d, k9_err *e)
 	if (d->propagation && strcmp(d->propagation, "Orphan") &&
 	    strcmp(d->propagation, "Background") && strcmp(d->propagation, "Foreground"))
 		return k9_errf(e, 422, "Invalid",
-			       "propagationPolicy: Unsupported value: \"%s\": supported values: "
-			       "\"Orphan\", \"Background\", \"Foreground\"",
-			       d->propagation);
+		               "propagationPolicy: Unsupported value: \"%s\": supported values: "
+		               "\"Orphan\", \"Background\", \"Foreground\"",
+		               d->propagation);
 	return 0;
 }
 
@@ -555,8 +557,7 @@ static void add_finalizer(json_t *m, const char *f)
 }
 
 /* Mark cur as being deleted; store it (CAS on rev); respond with it. */
-static int mark_deleting(srv_req *r, json_t *cur, int64_t rev, long grace, srv_resp *out,
-			 k9_err *e)
+static int mark_deleting(srv_req *r, json_t *cur, int64_t rev, long grace, srv_resp *out, k9_err *e)
 {
 	json_t *m = srv_meta(cur);
 	char ts[32];
@@ -568,7 +569,7 @@ static int mark_deleting(srv_req *r, json_t *cur, int64_t rev, long grace, srv_r
 	}
 	if (is_kind(r, "namespaces"))
 		json_object_set_new(json_object_get(cur, "status") ?: json_object_get(cur, "spec"),
-				    "phase", json_string("Terminating"));
+		                    "phase", json_string("Terminating"));
 	if (dry_run(r)) {
 		srv_resp_json(out, 200, json_incref(cur));
 		return 0;
@@ -603,21 +604,21 @@ int srv_delete(srv_req *r, srv_resp *out, k9_err *e)
 		const char *uid = srv_meta_str(o, "uid");
 		if (d.pre_uid && (!uid || strcmp(d.pre_uid, uid))) {
 			rc = k9_errf(e, 409, "Conflict",
-				     "Precondition failed: UID in precondition: %s, UID in object "
-				     "meta: %s",
-				     d.pre_uid, uid ? uid : "");
+			             "Precondition failed: UID in precondition: %s, UID in object "
+			             "meta: %s",
+			             d.pre_uid, uid ? uid : "");
 		} else if (d.pre_rv && strtoll(d.pre_rv, NULL, 10) != cur.rev) {
 			rc = k9_errf(e, 409, "Conflict",
-				     "Precondition failed: ResourceVersion in precondition: %s, "
-				     "ResourceVersion in object meta: %ld",
-				     d.pre_rv, (long)cur.rev);
+			             "Precondition failed: ResourceVersion in precondition: %s, "
+			             "ResourceVersion in object meta: %ld",
+			             d.pre_rv, (long)cur.rev);
 		} else if (is_kind(r, "namespaces") &&
-			   (!strcmp(r->name, "default") || !strcmp(r->name, "kube-system") ||
-			    !strcmp(r->name, "kube-public"))) {
+		           (!strcmp(r->name, "default") || !strcmp(r->name, "kube-system") ||
+		            !strcmp(r->name, "kube-public"))) {
 			rc = k9_errf(e, 403, "Forbidden",
-				     "namespaces \"%s\" is forbidden: this namespace may not be "
-				     "deleted",
-				     r->name);
+			             "namespaces \"%s\" is forbidden: this namespace may not be "
+			             "deleted",
+			             r->name);
 		} else {
 			if (d.propagation && !strcmp(d.propagation, "Orphan"))
 				add_finalizer(m, "orphan");
@@ -627,15 +628,16 @@ int srv_delete(srv_req *r, srv_resp *out, k9_err *e)
 			if (is_kind(r, "pods")) {
 				json_t *spec = json_object_get(o, "spec");
 				grace = d.grace >= 0 ? d.grace
-						     : (long)json_integer_value(json_object_get(
-							       spec, "terminationGracePeriodSeconds"));
+				                     : (long)json_integer_value(json_object_get(
+				                           spec, "terminationGracePeriodSeconds"));
 				if (!json_string_value(json_object_get(spec, "nodeName")))
 					grace = 0; /* never scheduled: nothing to stop */
 			}
-			bool waits = grace > 0 || json_array_size(json_object_get(m, "finalizers")) ||
-				     (is_kind(r, "namespaces") &&
-				      json_array_size(json_object_get(json_object_get(o, "spec"),
-								       "finalizers")));
+			bool waits = grace > 0 ||
+			             json_array_size(json_object_get(m, "finalizers")) ||
+			             (is_kind(r, "namespaces") &&
+			              json_array_size(json_object_get(json_object_get(o, "spec"),
+			                                              "finalizers")));
 			if (waits)
 				rc = mark_deleting(r, o, cur.rev, grace, out, e);
 			else if (dry_run(r))
@@ -644,7 +646,8 @@ int srv_delete(srv_req *r, srv_resp *out, k9_err *e)
 				rc = really_delete(r, cur.rev, out, e);
 		}
 		int conflict = rc < 0 && e->code == 409 && !d.pre_rv && !d.pre_uid &&
-			       strcmp(e->reason, "Conflict") == 0 && !strstr(e->msg, "Precondition");
+		               strcmp(e->reason, "Conflict") == 0 &&
+		               !strstr(e->msg, "Precondition");
 		store_obj_free(&cur);
 		json_decref(o);
 		if (!conflict)

@@ -133,7 +133,7 @@ static json_t *take_at(json_t *doc, const char *ptr, k9_err *e)
 		json_incref(v);
 		json_object_del(parent, last);
 	} else if (json_is_array(parent) && array_index(last) >= 0 &&
-		   (v = json_array_get(parent, (size_t)array_index(last)))) {
+	           (v = json_array_get(parent, (size_t)array_index(last)))) {
 		json_incref(v);
 		json_array_remove(parent, (size_t)array_index(last));
 	}
@@ -201,12 +201,14 @@ json_t *patch_json(const json_t *target, const json_t *ops, k9_err *e)
 		json_t *value = json_object_get(op, "value");
 		int rc = 0;
 		if (!name || !path) {
-			k9_errf(e, 400, "BadRequest", "JSON patch operation %zu lacks op or path", i);
+			k9_errf(e, 400, "BadRequest", "JSON patch operation %zu lacks op or path",
+			        i);
 			goto fail;
 		}
 		if (!strcmp(name, "add") || !strcmp(name, "replace")) {
 			if (!value) {
-				k9_errf(e, 400, "BadRequest", "JSON patch operation %zu lacks value", i);
+				k9_errf(e, 400, "BadRequest",
+				        "JSON patch operation %zu lacks value", i);
 				goto fail;
 			}
 			rc = add_at(&doc, path, json_deep_copy(value), name[0] == 'r', e);
@@ -216,17 +218,18 @@ json_t *patch_json(const json_t *target, const json_t *ops, k9_err *e)
 			json_decref(v);
 		} else if (!strcmp(name, "move") || !strcmp(name, "copy")) {
 			if (!from) {
-				k9_errf(e, 400, "BadRequest", "JSON patch operation %zu lacks from", i);
+				k9_errf(e, 400, "BadRequest", "JSON patch operation %zu lacks from",
+				        i);
 				goto fail;
 			}
 			json_t *v = name[0] == 'm' ? take_at(doc, from, e)
-						  : json_deep_copy(get_at(doc, from, e));
+			                           : json_deep_copy(get_at(doc, from, e));
 			rc = v ? add_at(&doc, path, v, 0, e) : -1;
 		} else if (!strcmp(name, "test")) {
 			json_t *v = get_at(doc, path, e);
 			if (!v || !json_equal(v, value))
 				rc = k9_errf(e, 422, "Invalid", "JSON patch test failed at \"%s\"",
-					     path);
+				             path);
 		} else {
 			k9_errf(e, 400, "BadRequest", "unknown JSON patch operation \"%s\"", name);
 			goto fail;
@@ -246,12 +249,21 @@ fail:
 static const struct {
 	const char *field, *key;
 } merge_keys[] = {
-	{"containers", "name"},	   {"initContainers", "name"}, {"ephemeralContainers", "name"},
-	{"volumes", "name"},	   {"env", "name"},	       {"volumeMounts", "mountPath"},
-	{"volumeDevices", "devicePath"}, {"imagePullSecrets", "name"},
-	{"ownerReferences", "uid"}, {"conditions", "type"},     {"hostAliases", "ip"},
-	{"topologySpreadConstraints", "topologyKey"},		{"taints", "key"},
-	{"addresses", "type"},	   {"ports", NULL} /* containerPort or port */,
+    {"containers", "name"},
+    {"initContainers", "name"},
+    {"ephemeralContainers", "name"},
+    {"volumes", "name"},
+    {"env", "name"},
+    {"volumeMounts", "mountPath"},
+    {"volumeDevices", "devicePath"},
+    {"imagePullSecrets", "name"},
+    {"ownerReferences", "uid"},
+    {"conditions", "type"},
+    {"hostAliases", "ip"},
+    {"topologySpreadConstraints", "topologyKey"},
+    {"taints", "key"},
+    {"addresses", "type"},
+    {"ports", NULL} /* containerPort or port */,
 };
 
 /* Primitive lists merged as sets. */
@@ -379,8 +391,8 @@ static json_t *smp_object(const json_t *target, const json_t *patch, k9_err *e)
 	if (d && !strcmp(d, "delete"))
 		return json_null();
 	json_t *out = json_is_object(target) && !(d && !strcmp(d, "replace"))
-			      ? json_deep_copy(target)
-			      : json_object();
+	                  ? json_deep_copy(target)
+	                  : json_object();
 	const char *k;
 	json_t *v;
 	json_object_foreach((json_t *)patch, k, v)
@@ -392,7 +404,7 @@ static json_t *smp_object(const json_t *target, const json_t *patch, k9_err *e)
 			continue;
 		}
 		json_t *m = json_is_array(v) ? smp_list(k, json_object_get(out, k), v, e)
-					     : smp_value(json_object_get(out, k), v, e);
+		                             : smp_value(json_object_get(out, k), v, e);
 		if (!m) {
 			json_decref(out);
 			return NULL;
@@ -415,7 +427,8 @@ static json_t *smp_object(const json_t *target, const json_t *patch, k9_err *e)
 			json_t *list = json_object_get(out, k + 25);
 			for (size_t i = 0; json_is_array(list) && i < json_array_size(v); i++)
 				for (size_t j = json_array_size(list); j-- > 0;)
-					if (json_equal(json_array_get(list, j), json_array_get(v, i)))
+					if (json_equal(json_array_get(list, j),
+					               json_array_get(v, i)))
 						json_array_remove(list, j);
 		}
 	}
@@ -426,7 +439,8 @@ static json_t *smp_object(const json_t *target, const json_t *patch, k9_err *e)
 		{
 			int keep = 0;
 			for (size_t i = 0; i < json_array_size(retain); i++)
-				keep |= !strcmp(json_string_value(json_array_get(retain, i)) ?: "", k);
+				keep |=
+				    !strcmp(json_string_value(json_array_get(retain, i)) ?: "", k);
 			if (!keep)
 				json_object_del(out, k);
 		}

@@ -136,7 +136,7 @@ void k9_log(int level, const char *fmt, ...)
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s.%03ldZ %s kube9[%d]: %s\n", ts, t.tv_nsec / 1000000, level_names[level],
-		(int)getpid(), line);
+	        (int)getpid(), line);
 }
 
 void k9_now_rfc3339(char *out, size_t n)
@@ -176,8 +176,8 @@ void k9_uuid(char out[37])
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+	         b[13], b[14], b[15]);
 }
 
 void k9_rand_suffix(char *out, size_t n)
@@ -307,7 +307,7 @@ int k9_write_file_atomic(const char *path, const void *p, size_t n, int mode)
 	return 0;
 fail_close:
 	close(fd);
-fail_unlink: {
+fail_unlink : {
 	int err = errno;
 	unlink(tmp);
 	errno = err;

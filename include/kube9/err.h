@@ -14,14 +14,14 @@
 #include <stddef.h>
 
 typedef struct k9_err {
-	int code;	  /* HTTP status: 400, 404, 409, 410, 422, 500 ... */
-	char reason[40];  /* Kubernetes StatusReason */
-	char msg[2048];	  /* the sentence for the user */
+	int code;        /* HTTP status: 400, 404, 409, 410, 422, 500 ... */
+	char reason[40]; /* Kubernetes StatusReason */
+	char msg[2048];  /* the sentence for the user */
 } k9_err;
 
 /* Fill e (if not NULL) and return -1. */
 int k9_errf(k9_err *e, int code, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Prepend "prefix: " to e->msg; returns -1 for tail calls. */
 int k9_err_prefix(k9_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -20,15 +20,15 @@
 
 /* One served resource (a kind in one group version). */
 typedef struct obj_kind {
-	const char *group;	/* "" for the core group */
-	const char *version;	/* "v1", "v1beta2" */
-	const char *kind;	/* "Pod" */
-	const char *plural;	/* "pods" */
-	const char *singular;	/* "pod" */
+	const char *group;       /* "" for the core group */
+	const char *version;     /* "v1", "v1beta2" */
+	const char *kind;        /* "Pod" */
+	const char *plural;      /* "pods" */
+	const char *singular;    /* "pod" */
 	const char *short_names; /* comma separated: "po" */
 	bool namespaced;
-	bool has_status;	/* status subresource */
-	bool has_scale;		/* scale subresource */
+	bool has_status; /* status subresource */
+	bool has_scale;  /* scale subresource */
 	/* The version objects of this kind are stored in (same group). */
 	const char *storage_version;
 } obj_kind;
@@ -56,7 +56,7 @@ void obj_lines_free(obj_lines *lines);
 int obj_lines_get_path(const obj_lines *lines, const char *path);
 int obj_lines_get_doc_path(const obj_lines *lines, size_t doc, const char *path);
 
-#define OBJ_MAX_DEPTH 64	/* deeper documents are refused */
+#define OBJ_MAX_DEPTH 64 /* deeper documents are refused */
 
 /*
  * Decode one document, JSON or YAML (detected). Returns a new reference, or
@@ -106,7 +106,7 @@ int obj_validate(const obj_kind *k, const json_t *obj, const obj_lines *lines, k
  * service clusterIP; selector of deployments/replicasets ...).
  */
 int obj_validate_update(const obj_kind *k, const json_t *obj, const json_t *old,
-			const obj_lines *lines, k9_err *e);
+                        const obj_lines *lines, k9_err *e);
 
 /*
  * Convert obj (a new reference is returned) from its apiVersion to the

@@ -28,8 +28,8 @@
 /* One stored object as read. Strings are owned by the store_obj. */
 typedef struct store_obj {
 	char *key;
-	int64_t rev;	   /* modification revision = resourceVersion */
-	char *value;	   /* compact JSON, NUL-terminated */
+	int64_t rev; /* modification revision = resourceVersion */
+	char *value; /* compact JSON, NUL-terminated */
 	size_t len;
 } store_obj;
 void store_obj_free(store_obj *o);
@@ -52,10 +52,10 @@ typedef bool (*store_filter_fn)(const json_t *obj, void *arg);
 typedef void (*store_list_fn)(const store_obj *o, void *arg);
 
 typedef struct store_list_opts {
-	const char *prefix;	 /* keys starting with this */
+	const char *prefix;      /* keys starting with this */
 	const char *start_after; /* continue after this key ("" or NULL = start) */
-	size_t limit;		 /* 0 = no limit */
-	store_filter_fn filter;	 /* NULL = keep all */
+	size_t limit;            /* 0 = no limit */
+	store_filter_fn filter;  /* NULL = keep all */
 	void *filter_arg;
 	/*
 	 * Cheap prefilters applied before the value is parsed: when set, only
@@ -67,10 +67,10 @@ typedef struct store_list_opts {
 } store_list_opts;
 
 typedef struct store_list_result {
-	int64_t rev;	      /* revision the list was read at */
-	size_t count;	      /* objects passed to fn */
-	char *next_key;	      /* more remain after this key (malloc'd), or NULL */
-	size_t remaining;     /* estimate of objects after next_key (0 if none) */
+	int64_t rev;      /* revision the list was read at */
+	size_t count;     /* objects passed to fn */
+	char *next_key;   /* more remain after this key (malloc'd), or NULL */
+	size_t remaining; /* estimate of objects after next_key (0 if none) */
 } store_list_result;
 
 typedef struct store_watch store_watch;
@@ -79,7 +79,7 @@ typedef struct store store;
 typedef struct store_ops {
 	int (*get)(store *s, const char *key, store_obj *out, k9_err *e);
 	int (*list)(store *s, const store_list_opts *o, store_list_fn fn, void *arg,
-		    store_list_result *res, k9_err *e);
+	            store_list_result *res, k9_err *e);
 	/* 409 AlreadyExists if the key exists. obj is not modified. */
 	int (*create)(store *s, const char *key, const json_t *obj, store_obj *out, k9_err *e);
 	/*
@@ -87,7 +87,7 @@ typedef struct store_ops {
 	 * 404 NotFound if absent, 409 Conflict on a revision mismatch.
 	 */
 	int (*update)(store *s, const char *key, int64_t expect_rev, const json_t *obj,
-		      store_obj *out, k9_err *e);
+	              store_obj *out, k9_err *e);
 	/* Delete if current revision is expect_rev (0: any); *out = last value. */
 	int (*del)(store *s, const char *key, int64_t expect_rev, store_obj *out, k9_err *e);
 	/*
@@ -117,16 +117,16 @@ struct store {
 };
 
 typedef struct store_sqlite_opts {
-	const char *path;	  /* database file */
-	int64_t history_revs;	  /* keep at least this many revisions of history (default 100000) */
-	bool sync_full;		  /* PRAGMA synchronous=FULL (power-loss durability) */
+	const char *path;     /* database file */
+	int64_t history_revs; /* keep at least this many revisions of history (default 100000) */
+	bool sync_full;       /* PRAGMA synchronous=FULL (power-loss durability) */
 } store_sqlite_opts;
 
 store *store_sqlite_open(const store_sqlite_opts *o, k9_err *e);
 
 /* "pods/default/web", "apps.deployments/default/web", "nodes//n1". into out. */
-void store_key(char *out, size_t n, const char *group, const char *resource,
-	       const char *ns, const char *name);
+void store_key(char *out, size_t n, const char *group, const char *resource, const char *ns,
+               const char *name);
 
 static inline int store_get(store *s, const char *k, store_obj *o, k9_err *e)
 {

@@ -32,9 +32,9 @@ char *buf_steal(k9_buf *b, size_t *len);
 enum { LOG_ERR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 extern int k9_log_level;
 void k9_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define log_err(...) k9_log(LOG_ERR, __VA_ARGS__)
-#define log_warn(...) k9_log(LOG_WARN, __VA_ARGS__)
-#define log_info(...) k9_log(LOG_INFO, __VA_ARGS__)
+#define log_err(...)   k9_log(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)  k9_log(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  k9_log(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) k9_log(LOG_DEBUG, __VA_ARGS__)
 
 /* RFC 3339 UTC "2006-01-02T15:04:05Z" of now, into out (>= 21 bytes). */

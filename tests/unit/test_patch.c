@@ -88,7 +88,8 @@ int main(void)
 	json_decref(p);
 
 	p = J("{\"spec\":{\"$retainKeys\":[\"y\"],\"y\":2}}");
-	check(patch_strategic(t, p, &e), "{\"spec\":{\"y\":2},\"metadata\":{\"finalizers\":[\"f1\"]}}",
+	check(patch_strategic(t, p, &e),
+	      "{\"spec\":{\"y\":2},\"metadata\":{\"finalizers\":[\"f1\"]}}",
 	      "strategic: $retainKeys drops the other keys");
 	json_decref(p);
 	json_decref(t);
