@@ -93,8 +93,9 @@ fuzz: .deps-ok
 	@mkdir -p $(B)/fuzz
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
 		$(PKG_CFLAGS) -o $(B)/fuzz/decode tests/fuzz/decode.c $(LIB_SRC) $(PKG_LIBS) -pthread -lm
+	@rm -rf $(B)/fuzz/new && mkdir -p $(B)/fuzz/new
 	$(B)/fuzz/decode -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
-		tests/fuzz/corpus
+		-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/new tests/fuzz/corpus
 
 up: all
 	@scripts/up.sh $(DATA_DIR)
@@ -102,8 +103,16 @@ up: all
 down:
 	@scripts/down.sh $(DATA_DIR)
 
-bench: all
-	@bench/run.sh
+# Benchmarks (bench/README.md): the client is built into $(B)/bench/.
+BENCH_BIN := $(B)/bench/api_bench
+
+$(BENCH_BIN): bench/api_bench.c | .deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(K9_CFLAGS) $(shell pkg-config --cflags libcurl) -o $@ $< $(LDFLAGS) \
+		$(shell pkg-config --libs libcurl) -pthread -lm
+
+bench: all $(BENCH_BIN)
+	@B=$(B) KUBE9=$(KUBE9) bench/run.sh
 
 clean:
 	rm -rf build bin .deps-ok
