@@ -116,6 +116,10 @@ int srv_watch_start(srv_req *r, srv_resp *out, k9_err *e);
 long srv_watch_read(struct srv_watch_stream *w, char *buf, size_t max);
 void srv_watch_free(struct srv_watch_stream *w);
 
+/* srv_table.c: meta.k8s.io Table answers for kubectl get. */
+bool srv_wants_table(const char *accept);
+void srv_table(const srv_req *r, const char *include_object, srv_resp *out);
+
 /* srv_metrics.c */
 void srv_metrics_observe(const char *verb, const char *resource, int code, uint64_t ns);
 char *srv_metrics_render(size_t *len);

@@ -258,6 +258,9 @@ static int handle(srv *s, struct MHD_Connection *c, const char *url, const char 
 	}
 	if (srv_handle_resource(r, out, &e) < 0)
 		goto fail;
+	if ((!strcmp(r->verb, "get") || !strcmp(r->verb, "list")) && !r->sub[0] &&
+	    srv_wants_table(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept")))
+		srv_table(r, q(c, "includeObject"), out);
 	return out->code;
 fail:
 	if (!e.code)

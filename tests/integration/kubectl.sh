@@ -13,7 +13,12 @@ check "kubectl get -o json" [ "$(jget .metadata.name <"$T/o")" = web ]
 K get pod web -o yaml >"$T/o" 2>&1
 check "kubectl get -o yaml" grep -q '^  name: web' "$T/o"
 K get pods -A >"$T/o" 2>&1
-check "kubectl get pods -A" grep -q web "$T/o"
+check "kubectl get pods -A" grep -Eq '^default +web ' "$T/o"
+K get pods >"$T/o" 2>&1
+check "kubectl get pods prints Ready, Status, Restarts, Age" \
+	sh -c "head -1 $T/o | grep -Eq '^NAME +READY +STATUS +RESTARTS +AGE' && grep -Eq '^web +0/1 +Pending +0 ' $T/o"
+K get pods -o wide >"$T/o" 2>&1
+check "kubectl get -o wide adds IP and Node" sh -c "head -1 $T/o | grep -Eq 'IP +NODE'"
 K label pod web tier=frontend >"$T/o" 2>&1
 check "kubectl label" sh -c "grep -q labeled $T/o || { cat $T/o; false; }"
 K get pods -l tier=frontend -o name >"$T/o" 2>&1
