@@ -122,6 +122,27 @@ const char *srv_meta_str(const json_t *o, const char *field)
 	return json_string_value(json_object_get(json_object_get(o, "metadata"), field));
 }
 
+/* Put apiVersion, kind and metadata first, as Kubernetes writes objects. */
+static void order_keys(json_t *o)
+{
+	static const char *const first[] = {"apiVersion", "kind", "metadata"};
+	json_t *copy = json_copy(o);
+	json_object_clear(o);
+	for (size_t i = 0; i < sizeof first / sizeof *first; i++) {
+		json_t *v = json_object_get(copy, first[i]);
+		if (v)
+			json_object_set(o, first[i], v);
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(copy, k, v)
+	{
+		if (!json_object_get(o, k))
+			json_object_set(o, k, v);
+	}
+	json_decref(copy);
+}
+
 int srv_check_type(const srv_req *r, json_t *o, k9_err *e)
 {
 	char want[128];
@@ -140,6 +161,7 @@ int srv_check_type(const srv_req *r, json_t *o, k9_err *e)
 		json_object_set_new(o, "apiVersion", json_string(want));
 	if (!kd)
 		json_object_set_new(o, "kind", json_string(r->kind->kind));
+	order_keys(o);
 	json_t *m = srv_meta(o);
 	json_t *ns = json_object_get(m, "namespace");
 	if (r->kind->namespaced) {
