@@ -120,6 +120,10 @@ void srv_watch_free(struct srv_watch_stream *w);
 bool srv_wants_table(const char *accept);
 void srv_table(const srv_req *r, const char *include_object, srv_resp *out);
 
+/* srv_nscache.c: namespaces that exist (1), are terminating (0), unknown (-1). */
+int srv_nscache_start(srv *s, k9_err *e);
+int srv_nscache_lookup(const char *name);
+
 /* srv_metrics.c */
 void srv_metrics_observe(const char *verb, const char *resource, int code, uint64_t ns);
 char *srv_metrics_render(size_t *len);

@@ -105,7 +105,7 @@ int cmd_server(int argc, char **argv)
 		goto fail;
 	if (token_file && srv_tokens_load(&s, token_file, &e) < 0)
 		goto fail;
-	if (srv_ensure_namespaces(&s, &e) < 0)
+	if (srv_ensure_namespaces(&s, &e) < 0 || srv_nscache_start(&s, &e) < 0)
 		goto fail;
 	fprintf(stderr, "kubeconfig: %s/admin.kubeconfig\n", s.data_dir);
 	if (srv_run(&s, cert, key, &e) < 0)

@@ -144,6 +144,14 @@ check "gracePeriodSeconds=0 removes it" [ "$CODE" = 404 ]
 api DELETE /api/v1/namespaces/default/pods/web >/dev/null
 api GET /api/v1/namespaces/default/pods/web >/dev/null
 check "an unscheduled pod is deleted at once" [ "$CODE" = 404 ]
+api POST /api/v1/namespaces '{"metadata":{"name":"fresh"}}' >/dev/null
+api POST /api/v1/namespaces/fresh/configmaps '{"metadata":{"name":"c"}}' >/dev/null
+check "a namespace is usable right after it is created" [ "$CODE" = 201 ]
+api DELETE /api/v1/namespaces/fresh >"$T/o"
+check "deleting a namespace makes it Terminating" [ "$CODE/$(jget .status.phase <"$T/o")" = 200/Terminating ]
+sleep 0.3
+api POST /api/v1/namespaces/fresh/configmaps '{"metadata":{"name":"d"}}' >"$T/o"
+check "no new objects in a terminating namespace: 403" sh -c "[ $CODE = 403 ] && grep -q 'being terminated' $T/o"
 api DELETE /api/v1/namespaces/default >"$T/o"
 check "namespace default may not be deleted" [ "$CODE" = 403 ]
 
