@@ -383,7 +383,8 @@ int srv_run(srv *s, const char *cert_pem, const char *key_pem, k9_err *e)
 	if (parse_listen(s->listen, &ss, e) < 0)
 		return -1;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	                 MHD_USE_ERROR_LOG | MHD_USE_TLS;
+	                 MHD_USE_ERROR_LOG | MHD_USE_TLS |
+	                 MHD_USE_POLL; /* poll: no FD_SETSIZE limit */
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	struct MHD_Daemon *d = MHD_start_daemon(
