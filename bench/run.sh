@@ -328,7 +328,7 @@ cat <<EOF
 	printf '%s %s (%s + %s) / %s; ' "$p" "$(mib "$(val $p.vmrss_kb)")" "$(mib "$(val $p.rssanon_kb)")" \
 		"$(mib "$(val $p.rssfile_kb)")" "$(mib "$(val $p.vmhwm_kb)")"
 done)
-  (RssFile is mostly state.db mapped by SQLite (mmap), counted once per connection that maps it)
+  (RssFile: the binary and shared libraries; SQLite does not mmap the database)
 - reconnects after warm-up (keep-alive check): creates $(val create.reconnects), GETs $(val get.reconnects), etcd $(val etcd.reconnects).
 EOF
 busy=$(awk '/^busy\./ { sub(/^busy\./, "", $1); printf "%s%s (%s)", sep, $1, $2; sep = ", " }' "$T/results")
