@@ -18,15 +18,15 @@ typedef struct column {
 	cell_fn cell;
 } column;
 
-static const char *str_at(const json_t *o, const char *a, const char *b)
+/* The string at a dotted path of o, or NULL. */
+static const char *str_at(const json_t *o, const char *dotted)
 {
-	json_t *x = json_object_get(o, a);
-	return json_string_value(b ? json_object_get(x, b) : x);
+	return json_string_value(obj_get_path(o, dotted));
 }
 
 static json_t *cell_name(const json_t *o)
 {
-	return json_string(str_at(o, "metadata", "name") ?: "");
+	return json_string(str_at(o, "metadata.name") ?: "");
 }
 
 /* Kubernetes' short human durations: 45s, 3m20s, 5h, 2d3h, 40d. */
@@ -55,7 +55,7 @@ static void human_duration(long s, char *out, size_t n)
 
 static json_t *cell_age(const json_t *o)
 {
-	const char *ts = str_at(o, "metadata", "creationTimestamp");
+	const char *ts = str_at(o, "metadata.creationTimestamp");
 	struct tm tm = {0};
 	char buf[32];
 	if (!ts || !strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm))
@@ -66,7 +66,7 @@ static json_t *cell_age(const json_t *o)
 
 static json_t *cell_phase(const json_t *o)
 {
-	return json_string(str_at(o, "status", "phase") ?: "");
+	return json_string(str_at(o, "status.phase") ?: "");
 }
 
 static json_t *pod_ready(const json_t *o)
@@ -82,7 +82,7 @@ static json_t *pod_ready(const json_t *o)
 static json_t *pod_status(const json_t *o)
 {
 	json_t *st = json_object_get(o, "status");
-	if (str_at(o, "metadata", "deletionTimestamp"))
+	if (str_at(o, "metadata.deletionTimestamp"))
 		return json_string("Terminating");
 	const char *reason = json_string_value(json_object_get(st, "reason"));
 	json_t *cs = json_object_get(st, "containerStatuses");
@@ -91,9 +91,9 @@ static json_t *pod_status(const json_t *o)
 	json_array_foreach(cs, i, c)
 	{
 		json_t *state = json_object_get(c, "state");
-		const char *r = str_at(state, "waiting", "reason");
+		const char *r = str_at(state, "waiting.reason");
 		if (!r)
-			r = str_at(state, "terminated", "reason");
+			r = str_at(state, "terminated.reason");
 		if (r)
 			reason = r;
 	}
@@ -112,12 +112,12 @@ static json_t *pod_restarts(const json_t *o)
 
 static json_t *pod_ip(const json_t *o)
 {
-	return json_string(str_at(o, "status", "podIP") ?: "<none>");
+	return json_string(str_at(o, "status.podIP") ?: "<none>");
 }
 
 static json_t *pod_node(const json_t *o)
 {
-	return json_string(str_at(o, "spec", "nodeName") ?: "<none>");
+	return json_string(str_at(o, "spec.nodeName") ?: "<none>");
 }
 
 static json_int_t status_int(const json_t *o, const char *f)
@@ -163,12 +163,12 @@ static json_t *rs_ready(const json_t *o)
 
 static json_t *svc_type(const json_t *o)
 {
-	return json_string(str_at(o, "spec", "type") ?: "ClusterIP");
+	return json_string(str_at(o, "spec.type") ?: "ClusterIP");
 }
 
 static json_t *svc_cluster_ip(const json_t *o)
 {
-	return json_string(str_at(o, "spec", "clusterIP") ?: "<none>");
+	return json_string(str_at(o, "spec.clusterIP") ?: "<none>");
 }
 
 static json_t *svc_external_ip(const json_t *o)
@@ -329,7 +329,7 @@ void srv_table(const srv_req *r, const char *include_object, srv_resp *out)
 		                                      "priority", cols[i].priority));
 	int full = include_object && !strcmp(include_object, "Object");
 	json_t *items = json_object_get(o, "items");
-	const char *rv = str_at(o, "metadata", "resourceVersion");
+	const char *rv = str_at(o, "metadata.resourceVersion");
 	json_t *meta = json_object();
 	if (rv)
 		json_object_set_new(meta, "resourceVersion", json_string(rv));

@@ -209,6 +209,21 @@ void obj_lines_move(obj_lines *l, size_t from, const char *prefix, size_t to)
 	free(pre);
 }
 
+const json_t *obj_get_path(const json_t *o, const char *dotted)
+{
+	char key[256];
+	while (o && *dotted) {
+		size_t n = strcspn(dotted, ".");
+		if (n >= sizeof key)
+			return NULL;
+		memcpy(key, dotted, n);
+		key[n] = 0;
+		o = json_object_get(o, key);
+		dotted += n + (dotted[n] == '.');
+	}
+	return o;
+}
+
 void obj_path_key(k9_buf *b, const char *key)
 {
 	if (b->len)

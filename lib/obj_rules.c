@@ -11,25 +11,9 @@
 #include "kube9/sel.h"
 #include "obj_priv.h"
 
-/* The member at a dotted path of objects, or NULL. */
-static const json_t *at(const json_t *o, const char *dotted)
-{
-	char key[128];
-	while (o && *dotted) {
-		size_t n = strcspn(dotted, ".");
-		if (n >= sizeof key)
-			return NULL;
-		memcpy(key, dotted, n);
-		key[n] = 0;
-		o = json_object_get(o, key);
-		dotted += n + (dotted[n] == '.');
-	}
-	return o;
-}
-
 static const char *str(const json_t *o, const char *dotted)
 {
-	return json_string_value(at(o, dotted));
+	return json_string_value(obj_get_path(o, dotted));
 }
 
 /* "path.f", or "f" at the root; malloc'd. */
@@ -146,7 +130,8 @@ static const char *const protocols[] = {"SCTP", "TCP", "UDP", NULL};
 
 static void check_resources(obj_verr *v, const json_t *c, const char *path)
 {
-	const json_t *req = at(c, "resources.requests"), *lim = at(c, "resources.limits");
+	const json_t *req = obj_get_path(c, "resources.requests"),
+	             *lim = obj_get_path(c, "resources.limits");
 	const char *names[] = {"requests", "limits"};
 	const json_t *maps[] = {req, lim};
 	const char *key;
@@ -477,7 +462,7 @@ static void check_selector_template(obj_verr *v, const json_t *obj, const char *
 {
 	const json_t *spec = json_object_get(obj, "spec");
 	const json_t *selector = json_object_get(spec, "selector");
-	const json_t *labels = at(spec, "template.metadata.labels");
+	const json_t *labels = obj_get_path(spec, "template.metadata.labels");
 	k9_err e;
 	if (!json_is_object(spec)) {
 		obj_verr_add(v, "", "spec: Required value");
@@ -521,7 +506,7 @@ static void rule_deployment(obj_verr *v, const json_t *obj)
 	enum_field(v, json_object_get(spec, "strategy"), "spec.strategy", "type", types);
 	range(v, spec, "spec", "revisionHistoryLimit", 0, INT32_MAX, false);
 	range(v, spec, "spec", "progressDeadlineSeconds", 1, INT32_MAX, false);
-	const json_t *ru = at(spec, "strategy.rollingUpdate");
+	const json_t *ru = obj_get_path(spec, "strategy.rollingUpdate");
 	const char *type = str(spec, "strategy.type");
 	if (type && !strcmp(type, "Recreate") && ru && !json_is_null(ru))
 		obj_verr_add(v, "spec.strategy.rollingUpdate",
@@ -630,7 +615,7 @@ static void rule_pvc(obj_verr *v, const json_t *obj)
 		return;
 	}
 	check_access_modes(v, spec);
-	const json_t *st = at(spec, "resources.requests.storage");
+	const json_t *st = obj_get_path(spec, "resources.requests.storage");
 	int64_t m;
 	if (!st) {
 		obj_verr_add(v, "spec.resources", "spec.resources[storage]: Required value");

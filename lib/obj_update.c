@@ -10,21 +10,6 @@
 
 #include "obj_priv.h"
 
-static const json_t *at(const json_t *o, const char *dotted)
-{
-	char key[128];
-	while (o && *dotted) {
-		size_t n = strcspn(dotted, ".");
-		if (n >= sizeof key)
-			return NULL;
-		memcpy(key, dotted, n);
-		key[n] = 0;
-		o = json_object_get(o, key);
-		dotted += n + (dotted[n] == '.');
-	}
-	return o;
-}
-
 static bool empty(const json_t *v)
 {
 	return !v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v));
@@ -54,7 +39,7 @@ static void check_immutable(obj_verr *v, const obj_kind *k, const json_t *obj, c
 		if (strcmp(immutable[i].kind, "*") && strcmp(immutable[i].kind, k->kind))
 			continue;
 		const char *p = immutable[i].path;
-		const json_t *a = at(obj, p), *b = at(old, p);
+		const json_t *a = obj_get_path(obj, p), *b = obj_get_path(old, p);
 		if (empty(a) || empty(b) || json_equal(a, b))
 			continue;
 		char *s = obj_show(a);

@@ -415,17 +415,7 @@ sel *sel_parse_fields(const char *str, k9_err *e)
 /* The value of a dotted field path as text ("" when missing); into buf. */
 static const char *field_value(const json_t *obj, const char *path, char *buf, size_t n)
 {
-	const json_t *v = obj;
-	char key[256];
-	while (v && *path) {
-		size_t k = strcspn(path, ".");
-		if (k >= sizeof key)
-			return "";
-		memcpy(key, path, k);
-		key[k] = 0;
-		v = json_object_get(v, key);
-		path += k + (path[k] == '.');
-	}
+	const json_t *v = obj_get_path(obj, path);
 	if (json_is_string(v))
 		return json_string_value(v);
 	if (json_is_integer(v)) {

@@ -116,6 +116,9 @@ int obj_validate_update(const obj_kind *k, const json_t *obj, const json_t *old,
  */
 json_t *obj_convert(const json_t *obj, const obj_kind *to, k9_err *e);
 
+/* The member at a dotted path of objects ("spec.nodeName"), or NULL. */
+const json_t *obj_get_path(const json_t *o, const char *dotted);
+
 /* Name checks; return NULL when valid, else a static explanation. */
 const char *obj_check_dns1123_subdomain(const char *s); /* most object names */
 const char *obj_check_dns1123_label(const char *s);     /* namespaces, services */
