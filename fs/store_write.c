@@ -224,6 +224,32 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* Refuse r with 409 Conflict (its expected revision is not the current one); returns 1. */
+static int refuse_conflict(wreq *r)
+{
+	k9_errf(&r->err, 409, "Conflict",
+	        "Operation cannot be fulfilled on \"%s\": the object has been modified; please "
+	        "apply your changes to the latest version and try again",
+	        r->key);
+	return 1;
+}
+
+/*
+ * Log the event of r's write at rev and hand its text t (owned) to r.
+ * Returns 0, or -1 on a database error (t freed).
+ */
+static int record(sq_store *s, wreq *r, int64_t rev, store_ev_type type, char *t, size_t len)
+{
+	if (log_event(s, rev, type, r->key, t, len) < 0) {
+		free(t);
+		return -1;
+	}
+	r->out = t;
+	r->out_len = len;
+	r->rev = rev;
+	return 0;
+}
+
 /*
  * Apply one request inside the open transaction at revision rev. Returns 0
  * when it wrote (r->out, r->rev set), 1 when it was refused (r->err set, no
@@ -252,14 +278,8 @@ static int apply(sq_store *s, wreq *r, int64_t rev)
 			                 (size_t)sqlite3_column_bytes(st, 1), rev, &len);
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
-		if (r->expect && r->expect != cur) {
-			k9_errf(&r->err, 409, "Conflict",
-			        "Operation cannot be fulfilled on \"%s\": the object has been "
-			        "modified; please apply your changes to the latest version and try "
-			        "again",
-			        r->key);
-			return 1;
-		}
+		if (r->expect && r->expect != cur)
+			return refuse_conflict(r);
 		if (!t) {
 			k9_errf(&r->err, 500, "InternalError",
 			        "store: stored value of \"%s\" is "
@@ -268,15 +288,11 @@ static int apply(sq_store *s, wreq *r, int64_t rev)
 			return 1;
 		}
 		sqlite3_bind_text(s->w_delete, 1, r->key, -1, SQLITE_STATIC);
-		if (step_done(s->w_delete) < 0 ||
-		    log_event(s, rev, STORE_DELETED, r->key, t, len) < 0) {
+		if (step_done(s->w_delete) < 0) {
 			free(t);
 			return -1;
 		}
-		r->out = t;
-		r->out_len = len;
-		r->rev = rev;
-		return 0;
+		return record(s, r, rev, STORE_DELETED, t, len);
 	}
 
 	char *t = build_text(r, rev, &len);
@@ -312,26 +328,14 @@ static int apply(sq_store *s, wreq *r, int64_t rev)
 		sqlite3_reset(s->w_getrev);
 		sqlite3_clear_bindings(s->w_getrev);
 		if (rc == SQLITE_ROW)
-			k9_errf(&r->err, 409, "Conflict",
-			        "Operation cannot be fulfilled on \"%s\": the object has been "
-			        "modified; please apply your changes to the latest version and try "
-			        "again",
-			        r->key);
-		else if (rc == SQLITE_DONE)
+			return refuse_conflict(r);
+		if (rc == SQLITE_DONE)
 			k9_errf(&r->err, 404, "NotFound", "\"%s\" not found", r->key);
 		else
 			return -1;
 		return 1;
 	}
-	if (log_event(s, rev, r->op == OP_CREATE ? STORE_ADDED : STORE_MODIFIED, r->key, t, len) <
-	    0) {
-		free(t);
-		return -1;
-	}
-	r->out = t;
-	r->out_len = len;
-	r->rev = rev;
-	return 0;
+	return record(s, r, rev, r->op == OP_CREATE ? STORE_ADDED : STORE_MODIFIED, t, len);
 }
 
 /*
