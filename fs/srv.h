@@ -88,6 +88,7 @@ typedef struct srv_resp {
 
 /* srv_auth.c */
 int srv_tokens_load(srv *s, const char *path, k9_err *e);
+void srv_tokens_free(srv *s);
 /* 0 and *u filled, or -1 (401). */
 int srv_authenticate(srv *s, const char *authorization, srv_user *u, k9_err *e);
 /* 0 if u may do r->verb on r, else -1 with 403. */

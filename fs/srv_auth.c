@@ -82,6 +82,19 @@ int srv_tokens_load(srv *s, const char *path, k9_err *e)
 	return rc;
 }
 
+void srv_tokens_free(srv *s)
+{
+	for (size_t i = 0; i < s->ntokens; i++) {
+		free(s->tokens[i].token);
+		free(s->tokens[i].user);
+		free(s->tokens[i].uid);
+		free(s->tokens[i].groups);
+	}
+	free(s->tokens);
+	s->tokens = NULL;
+	s->ntokens = 0;
+}
+
 /* Compare without leaking the position of the first difference. */
 static int token_equal(const char *a, const char *b)
 {

@@ -117,13 +117,7 @@ fail:
 out:
 	if (s.st)
 		s.st->ops->close(s.st);
-	for (size_t i = 0; i < s.ntokens; i++) {
-		free(s.tokens[i].token);
-		free(s.tokens[i].user);
-		free(s.tokens[i].uid);
-		free(s.tokens[i].groups);
-	}
-	free(s.tokens);
+	srv_tokens_free(&s);
 	free(cert);
 	free(key);
 	free(db);

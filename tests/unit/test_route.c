@@ -104,13 +104,7 @@ int main(void)
 	srv_authenticate(&s, "Bearer t-bob", &r.user, &e);
 	ok(srv_authorize(&r, &e) < 0 && strstr(e.msg, "User \"bob\" cannot list"),
 	   "others are refused with a sentence");
-	for (size_t i = 0; i < s.ntokens; i++) {
-		free(s.tokens[i].token);
-		free(s.tokens[i].user);
-		free(s.tokens[i].uid);
-		free(s.tokens[i].groups);
-	}
-	free(s.tokens);
+	srv_tokens_free(&s);
 	unlink(path);
 	return tap_done();
 }
