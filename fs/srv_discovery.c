@@ -83,6 +83,20 @@ static json_t *resource_list(const char *group, const char *version)
 	return o;
 }
 
+/* Whether an object in array a has field equal to value. */
+static bool listed(const json_t *a, const char *field, const char *value)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(a, i, o)
+	{
+		const char *v = json_string_value(json_object_get(o, field));
+		if (v && !strcmp(v, value))
+			return true;
+	}
+	return false;
+}
+
 /* The named groups with their versions, preferred (storage) version first. */
 static json_t *group_json(const char *group)
 {
@@ -93,13 +107,7 @@ static json_t *group_json(const char *group)
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(k[i].group, group))
 			continue;
-		int seen = 0;
-		for (size_t j = 0; j < json_array_size(versions); j++)
-			if (!strcmp(json_string_value(
-			                json_object_get(json_array_get(versions, j), "version")),
-			            k[i].version))
-				seen = 1;
-		if (seen)
+		if (listed(versions, "version", k[i].version))
 			continue;
 		json_t *v = json_object();
 		char gv[128];
@@ -130,13 +138,7 @@ static json_t *group_list(void)
 	for (size_t i = 0; i < n; i++) {
 		if (!k[i].group[0])
 			continue;
-		int seen = 0;
-		for (size_t j = 0; j < json_array_size(groups); j++)
-			if (!strcmp(json_string_value(
-			                json_object_get(json_array_get(groups, j), "name")),
-			            k[i].group))
-				seen = 1;
-		if (!seen)
+		if (!listed(groups, "name", k[i].group))
 			json_array_append_new(groups, group_json(k[i].group));
 	}
 	json_t *o = json_object();

@@ -2,6 +2,7 @@
 #ifndef KUBE9_SRV_OBJ_H
 #define KUBE9_SRV_OBJ_H
 
+#include "kube9/sel.h"
 #include "srv.h"
 
 /* Store key of object name / prefix of the request's collection. */
@@ -25,5 +26,16 @@ const char *srv_meta_str(const json_t *o, const char *field);
 int srv_check_type(const srv_req *r, json_t *o, k9_err *e);
 /* Respond with a stored object, converted to the request's version. */
 void srv_resp_stored(const srv_req *r, srv_resp *out, int code, const store_obj *o);
+
+/* The request's label and field selectors (either may stay NULL); 400 when malformed. */
+int srv_parse_selectors(const srv_req *r, sel **labels, sel **fields, k9_err *e);
+/* Whether o passes both selectors (NULL selects everything). */
+bool srv_selectors_match(const json_t *o, const sel *labels, const sel *fields);
+
+/* The write verbs (srv_write.c), dispatched by srv_handle_resource. */
+int srv_create(srv_req *r, srv_resp *out, k9_err *e);
+int srv_update(srv_req *r, srv_resp *out, k9_err *e);
+int srv_delete(srv_req *r, srv_resp *out, k9_err *e);
+int srv_get_scale(srv_req *r, srv_resp *out, k9_err *e);
 
 #endif

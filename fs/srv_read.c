@@ -13,18 +13,11 @@
 #include "kube9/util.h"
 #include "srv_obj.h"
 
-int srv_create(srv_req *r, srv_resp *out, k9_err *e);
-int srv_update(srv_req *r, srv_resp *out, k9_err *e);
-int srv_delete(srv_req *r, srv_resp *out, k9_err *e);
-int srv_get_scale(srv_req *r, srv_resp *out, k9_err *e);
-
 typedef struct list_ctx {
 	const srv_req *r;
 	k9_buf *b;
 	size_t n;
 	sel *labels, *fields;
-	k9_err *e;
-	int failed;
 } list_ctx;
 
 bool srv_selectors_match(const json_t *o, const sel *labels, const sel *fields)
@@ -93,7 +86,7 @@ static int continue_key(const char *tok, char **key, k9_err *e)
 int srv_list(srv_req *r, srv_resp *out, k9_err *e)
 {
 	char prefix[512], *start = NULL;
-	list_ctx c = {.r = r, .e = e};
+	list_ctx c = {.r = r};
 	if (srv_parse_selectors(r, &c.labels, &c.fields, e) < 0)
 		return -1;
 	if (r->cont && r->cont[0] && continue_key(r->cont, &start, e) < 0) {
@@ -118,12 +111,11 @@ int srv_list(srv_req *r, srv_resp *out, k9_err *e)
 		o.phase = sel_field_equals(c.fields, "status.phase");
 	}
 	k9_buf b = {0};
-	c.b = &b;
 	char av[128];
 	obj_kind_api_version(r->kind, av, sizeof av);
 	buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{", r->kind->kind,
 	           av);
-	/* metadata is written after the items are known; reserve by building items apart */
+	/* The list's metadata needs the revision the items were read at: items go apart. */
 	k9_buf items = {0};
 	c.b = &items;
 	store_list_result res = {0};
@@ -181,7 +173,7 @@ static void collect_name(const store_obj *o, void *arg)
 static int srv_delete_collection(srv_req *r, srv_resp *out, k9_err *e)
 {
 	char prefix[512];
-	list_ctx c = {.r = r, .e = e};
+	list_ctx c = {.r = r};
 	names_ctx nc = {0};
 	if (srv_parse_selectors(r, &c.labels, &c.fields, e) < 0)
 		return -1;

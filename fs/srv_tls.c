@@ -60,24 +60,29 @@ static int cert_base(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const cha
 	return gnutls_x509_crt_set_subject_key_id(crt, id, idlen);
 }
 
+/*
+ * The PEM text of an export2 result (rc, *d) as a malloc'd string, freeing
+ * d's data; NULL if rc failed. d is a pointer so it is read after the export.
+ */
+static char *pem_string(int rc, gnutls_datum_t *d)
+{
+	if (rc < 0)
+		return NULL;
+	char *s = xstrndup((const char *)d->data, d->size);
+	gnutls_free(d->data);
+	return s;
+}
+
 static char *export_crt(gnutls_x509_crt_t crt)
 {
-	gnutls_datum_t d;
-	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d) < 0)
-		return NULL;
-	char *s = xstrndup((const char *)d.data, d.size);
-	gnutls_free(d.data);
-	return s;
+	gnutls_datum_t d = {0};
+	return pem_string(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d), &d);
 }
 
 static char *export_key(gnutls_x509_privkey_t key)
 {
-	gnutls_datum_t d;
-	if (gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &d) < 0)
-		return NULL;
-	char *s = xstrndup((const char *)d.data, d.size);
-	gnutls_free(d.data);
-	return s;
+	gnutls_datum_t d = {0};
+	return pem_string(gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &d), &d);
 }
 
 static int save(const char *dir, const char *name, const char *text, int mode, k9_err *e)

@@ -18,9 +18,6 @@
 #include "kube9/util.h"
 #include "srv_obj.h"
 
-int srv_parse_selectors(const srv_req *r, sel **labels, sel **fields, k9_err *e);
-bool srv_selectors_match(const json_t *o, const sel *labels, const sel *fields);
-
 struct srv_watch_stream {
 	srv *s;
 	srv_req req; /* a copy: kind, namespace and name for conversion and filtering */

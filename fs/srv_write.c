@@ -248,35 +248,38 @@ static void carry_over(const srv_req *r, json_t *nw, const json_t *cur)
 	}
 }
 
-/* Everything but metadata and status, compared to decide on generation. */
-static bool spec_changed(const json_t *a, const json_t *b)
+/* Whether objects a and b have equal members, apart from skip1 and skip2 (may be NULL). */
+static bool members_equal(const json_t *a, const json_t *b, const char *skip1, const char *skip2)
 {
 	const char *k;
 	json_t *v;
 	json_object_foreach((json_t *)a, k, v)
 	{
-		if (!strcmp(k, "metadata") || !strcmp(k, "status"))
+		if ((skip1 && !strcmp(k, skip1)) || (skip2 && !strcmp(k, skip2)))
 			continue;
 		if (!json_equal(v, json_object_get(b, k)))
-			return true;
+			return false;
 	}
 	json_object_foreach((json_t *)b, k, v)
 	{
-		if (strcmp(k, "metadata") && strcmp(k, "status") && !json_object_get(a, k))
-			return true;
+		if ((!skip1 || strcmp(k, skip1)) && (!skip2 || strcmp(k, skip2)) &&
+		    !json_object_get(a, k))
+			return false;
 	}
-	return false;
+	return true;
+}
+
+/* Everything but metadata and status, compared to decide on generation. */
+static bool spec_changed(const json_t *a, const json_t *b)
+{
+	return !members_equal(a, b, "metadata", "status");
 }
 
 static bool same_ignoring_rv(const json_t *a, const json_t *b)
 {
-	json_t *x = json_deep_copy(a), *y = json_deep_copy(b);
-	json_object_del(srv_meta(x), "resourceVersion");
-	json_object_del(srv_meta(y), "resourceVersion");
-	bool same = json_equal(x, y);
-	json_decref(x);
-	json_decref(y);
-	return same;
+	return members_equal(a, b, "metadata", NULL) &&
+	       members_equal(json_object_get(a, "metadata"), json_object_get(b, "metadata"),
+	                     "resourceVersion", NULL);
 }
 
 static int really_delete(srv_req *r, int64_t rev, srv_resp *out, k9_err *e);
