@@ -1,8 +1,8 @@
 # kube9 - see README.md. `make up` starts a cluster, `make test` runs every test.
 CC      ?= cc
-PKGS    := jansson yaml-0.1 sqlite3 libmicrohttpd gnutls
+PKGS    := jansson yaml-0.1 sqlite3 libmicrohttpd gnutls fuse3 libcurl
 CFLAGS  ?= -O2 -g
-K9_CFLAGS = $(CFLAGS) -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ifs -Ilib \
+K9_CFLAGS = $(CFLAGS) -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ifs -Ilib -Imnt \
 	   -fno-strict-aliasing -pthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -11,15 +11,17 @@ LDLIBS  += $(PKG_LIBS) -pthread -lm
 # Debian packages the build, the tests and `make up` need.
 DEB_PKGS := build-essential pkg-config libjansson-dev libyaml-dev libsqlite3-dev \
 	    libmicrohttpd-dev libgnutls28-dev libfuse3-dev libcurl4-gnutls-dev fuse3 \
-	    curl jq clang clang-format etcd-server etcd-client openssl iproute2
+	    curl jq clang clang-format etcd-server etcd-client openssl iproute2 \
+	    inotify-tools attr
 DATA_DIR ?= /var/lib/kube9
 B        ?= build
 KUBE9    := $(if $(filter build,$(B)),bin/kube9,$(B)/kube9)
 
 LIB_SRC  := $(wildcard lib/*.c)
 FS_SRC   := $(wildcard fs/*.c)
+MNT_SRC  := $(wildcard mnt/*.c)
 CMD_SRC  := $(wildcard cmd/*.c)
-CORE_SRC := $(LIB_SRC) $(FS_SRC)
+CORE_SRC := $(LIB_SRC) $(FS_SRC) $(MNT_SRC)
 CORE_OBJ := $(patsubst %.c,$(B)/%.o,$(CORE_SRC))
 CMD_OBJ  := $(patsubst %.c,$(B)/%.o,$(CMD_SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -44,7 +46,7 @@ deps:
 .deps-ok:
 	@$(MAKE) --no-print-directory deps
 
-$(B)/%.o: %.c $(wildcard include/kube9/*.h) $(wildcard fs/*.h) $(wildcard lib/*.h) | .deps-ok
+$(B)/%.o: %.c $(wildcard include/kube9/*.h) $(wildcard fs/*.h) $(wildcard lib/*.h) $(wildcard mnt/*.h) | .deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(K9_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 

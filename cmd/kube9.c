@@ -5,6 +5,7 @@
 #include <string.h>
 
 int cmd_server(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
 
 static const struct command {
 	const char *name;
@@ -12,6 +13,7 @@ static const struct command {
 	const char *summary;
 } commands[] = {
     {"server", cmd_server, "run the API server (HTTPS, SQLite store)"},
+    {"mount", cmd_mount, "mount the cluster as a filesystem (FUSE)"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof *commands)

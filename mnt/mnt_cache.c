@@ -1,0 +1,313 @@
+/*
+ * mnt_cache.c - the mount's watch-fed cache: namespaces, objects (kept as
+ * their YAML text and labels), and the entity ids behind inode numbers.
+ * Changes reach it from the watches, from relists and from the answers to the
+ * mount's own writes; each one is published to .events readers and, when it
+ * was not made through this mount, handed to the notifier so the kernel's
+ * caches and inotify watchers hear of it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube9/obj.h"
+#include "mnt.h"
+
+uint64_t mnt_new_id(mnt *m)
+{
+	return atomic_fetch_add(&m->next_id, 1);
+}
+
+static void idkey(uint64_t id, char out[24])
+{
+	snprintf(out, 24, "%" PRIx64, id);
+}
+
+void mnt_ids_put(mnt *m, void *ent)
+{
+	char k[24];
+	idkey(((mnt_hdr *)ent)->id, k);
+	mnt_map_put(&m->ids, k, ent);
+}
+
+void *mnt_ids_get(mnt *m, uint64_t id, int type)
+{
+	char k[24];
+	idkey(id, k);
+	mnt_hdr *h = mnt_map_get(&m->ids, k);
+	return h && h->etype == type ? h : NULL;
+}
+
+void mnt_ids_del(mnt *m, uint64_t id)
+{
+	char k[24];
+	idkey(id, k);
+	mnt_map_del(&m->ids, k);
+}
+
+int mnt_res_index(const mnt *m, const char *plural)
+{
+	for (int i = 0; i < m->nres; i++)
+		if (!strcmp(m->res[i].plural, plural))
+			return i;
+	return -1;
+}
+
+mnt_ns *mnt_ns_get(mnt *m, const char *name, bool create)
+{
+	if (!name[0])
+		return m->cluster;
+	mnt_ns *ns = mnt_map_get(&m->nss, name);
+	if (ns || !create)
+		return ns;
+	ns = xcalloc(1, sizeof *ns);
+	ns->h.id = mnt_new_id(m);
+	ns->h.etype = MNT_ENT_NS;
+	ns->name = xstrdup(name);
+	mnt_map_put(&m->nss, name, ns);
+	mnt_ids_put(m, ns);
+	return ns;
+}
+
+bool mnt_ns_visible(const mnt_ns *ns)
+{
+	return ns->obj && !(ns->obj->flags & MNT_OBJ_GONE);
+}
+
+bool mnt_obj_visible(const mnt_obj *o, bool notifier)
+{
+	if (notifier)
+		return !(o->flags & MNT_OBJ_ANNOUNCE);
+	return !(o->flags & MNT_OBJ_GONE);
+}
+
+void mnt_dir_path(const mnt *m, const mnt_ns *ns, int res, char *out, size_t n)
+{
+	if (ns == m->cluster)
+		snprintf(out, n, "%s", res >= 0 ? m->res[res].plural : "");
+	else if (res >= 0)
+		snprintf(out, n, "namespaces/%s/%s", ns->name, m->res[res].plural);
+	else
+		snprintf(out, n, "namespaces/%s", ns->name);
+}
+
+void mnt_obj_path(const mnt *m, const mnt_obj *o, char *out, size_t n)
+{
+	char dir[512];
+	mnt_dir_path(m, o->ns, o->res, dir, sizeof dir);
+	snprintf(out, n, "%s/%s.yaml", dir, o->name);
+}
+
+char *mnt_obj_json(const mnt_obj *o, size_t *len)
+{
+	k9_err e;
+	json_t *j = obj_decode(o->yaml->data, o->yaml->len, NULL, &e);
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (!s)
+		s = xstrdup("{}");
+	size_t l = strlen(s);
+	s = xrealloc(s, l + 2);
+	s[l++] = '\n';
+	s[l] = 0;
+	*len = l;
+	return s;
+}
+
+static void parse_time(const char *s, struct timespec *ts)
+{
+	struct tm tm = {0};
+	if (s && strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+		ts->tv_sec = timegm(&tm);
+		ts->tv_nsec = 0;
+	}
+}
+
+static void obj_free(mnt *m, mnt_obj *o)
+{
+	mnt_ids_del(m, o->h.id);
+	mnt_blob_unref(o->yaml);
+	json_decref(o->labels);
+	free(o->name);
+	free(o);
+}
+
+void mnt_obj_remove(mnt *m, mnt_obj *o)
+{
+	mnt_map_del(&o->ns->res[o->res], o->name);
+	if (o->res == m->ns_res) {
+		mnt_ns *ns = mnt_ns_get(m, o->name, false);
+		if (ns && ns->obj == o)
+			ns->obj = NULL;
+	}
+	obj_free(m, o);
+}
+
+static bool announcing(const mnt *m, mnt_origin origin)
+{
+	return origin == MNT_ORIGIN_WATCH && !m->no_inotify;
+}
+
+static void deleted(mnt *m, mnt_obj *cur, mnt_origin origin)
+{
+	char path[1024];
+	mnt_obj_path(m, cur, path, sizeof path);
+	mnt_events_publish(m, "DELETED", cur->ns, cur->res, cur->name, cur->rv, cur->labels, NULL);
+	if (cur->res == m->ns_res) {
+		mnt_ns *ns = mnt_ns_get(m, cur->name, false);
+		if (ns && announcing(m, origin)) {
+			ns->gone_pending = true;
+			mnt_notify(m, MNT_NOTE_RMDIR, path, 0);
+		}
+	}
+	if (announcing(m, origin)) {
+		cur->flags |= MNT_OBJ_GONE;
+		mnt_notify(m, MNT_NOTE_DELETE, path, MNT_INO(cur->h.id, 0));
+	} else {
+		mnt_obj_remove(m, cur);
+	}
+}
+
+/* Apply one object (write lock held). */
+static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt_origin origin)
+{
+	const json_t *md = json_object_get(o, "metadata");
+	const char *name = json_string_value(json_object_get(md, "name"));
+	const char *nsname = json_string_value(json_object_get(md, "namespace"));
+	const char *rvs = json_string_value(json_object_get(md, "resourceVersion"));
+	if (!name)
+		return;
+	uint64_t rv = rvs ? strtoull(rvs, NULL, 10) : 0;
+	if (m->res[res].namespaced && (!nsname || !nsname[0]))
+		return;
+	mnt_ns *ns = m->res[res].namespaced ? mnt_ns_get(m, nsname, true) : m->cluster;
+	mnt_obj *cur = mnt_map_get(&ns->res[res], name);
+	if (!strcmp(type, "DELETED")) {
+		if (cur && !(cur->flags & MNT_OBJ_GONE))
+			deleted(m, cur, origin);
+		return;
+	}
+	if (cur && !(cur->flags & MNT_OBJ_GONE) && rv && rv <= cur->rv)
+		return; /* older than what we have (our own write's echo) */
+	size_t ylen;
+	char *y = obj_encode_yaml(o, &ylen);
+	if (!y)
+		return;
+	json_t *labels = json_object_get(md, "labels");
+	bool terminating = json_object_get(md, "deletionTimestamp") != NULL;
+	char path[1024];
+	if (cur && (cur->flags & MNT_OBJ_GONE)) {
+		mnt_obj_remove(m, cur); /* re-created before the notifier unlinked it */
+		cur = NULL;
+	}
+	if (!cur) {
+		cur = xcalloc(1, sizeof *cur);
+		cur->h.id = mnt_new_id(m);
+		cur->h.etype = MNT_ENT_OBJ;
+		cur->ns = ns;
+		cur->res = res;
+		cur->name = xstrdup(name);
+		cur->json_len = -1;
+		cur->yaml = mnt_blob_new(y, ylen);
+		cur->labels = json_is_object(labels) ? json_copy((json_t *)labels) : NULL;
+		cur->rv = rv;
+		clock_gettime(CLOCK_REALTIME, &cur->mtime);
+		if (origin == MNT_ORIGIN_LIST)
+			parse_time(json_string_value(json_object_get(md, "creationTimestamp")),
+			           &cur->mtime);
+		cur->ctime = cur->mtime;
+		if (terminating)
+			cur->flags |= MNT_OBJ_TERMINATING;
+		mnt_map_put(&ns->res[res], name, cur);
+		mnt_ids_put(m, cur);
+		mnt_obj_path(m, cur, path, sizeof path);
+		if (res == m->ns_res) {
+			mnt_ns *nns = mnt_ns_get(m, name, true);
+			nns->obj = cur;
+			nns->gone_pending = false;
+			if (announcing(m, origin)) {
+				nns->announce = true;
+				char dir[512];
+				mnt_dir_path(m, nns, -1, dir, sizeof dir);
+				mnt_notify(m, MNT_NOTE_MKDIR, dir, 0);
+			}
+		}
+		if (origin != MNT_ORIGIN_LIST)
+			mnt_events_publish(m, "ADDED", ns, res, name, rv, NULL, cur->labels);
+		if (announcing(m, origin)) {
+			cur->flags |= MNT_OBJ_ANNOUNCE;
+			mnt_notify(m, MNT_NOTE_CREATE, path, MNT_INO(cur->h.id, 0));
+		}
+	} else {
+		json_t *old = cur->labels;
+		mnt_blob_unref(cur->yaml);
+		cur->yaml = mnt_blob_new(y, ylen);
+		cur->json_len = -1;
+		cur->labels = json_is_object(labels) ? json_copy((json_t *)labels) : NULL;
+		cur->rv = rv;
+		clock_gettime(CLOCK_REALTIME, &cur->mtime);
+		cur->ctime = cur->mtime;
+		cur->flags = (cur->flags & ~MNT_OBJ_TERMINATING) |
+		             (terminating ? MNT_OBJ_TERMINATING : 0);
+		mnt_obj_path(m, cur, path, sizeof path);
+		mnt_events_publish(m, "MODIFIED", ns, res, name, rv, old, cur->labels);
+		json_decref(old);
+		if (origin != MNT_ORIGIN_LIST)
+			mnt_notify(m, announcing(m, origin) ? MNT_NOTE_MODIFY : MNT_NOTE_INVAL, path,
+			           MNT_INO(cur->h.id, 0));
+	}
+	free(y);
+}
+
+void mnt_cache_apply(mnt *m, int res, const char *type, const json_t *o, mnt_origin origin)
+{
+	pthread_rwlock_wrlock(&m->lock);
+	apply_locked(m, res, type, o, origin);
+	pthread_rwlock_unlock(&m->lock);
+}
+
+struct sweep {
+	mnt *m;
+	int res;
+	const mnt_map *seen; /* "ns/name" */
+	mnt_origin origin;
+};
+
+static void sweep_obj(void *val, void *arg)
+{
+	struct sweep *s = arg;
+	mnt_obj *o = val;
+	char *k = xasprintf("%s/%s", o->ns->name, o->name);
+	if (!mnt_map_get(s->seen, k) && !(o->flags & MNT_OBJ_GONE))
+		deleted(s->m, o, s->origin);
+	free(k);
+}
+
+static void sweep_ns(void *val, void *arg)
+{
+	struct sweep *s = arg;
+	mnt_ns *ns = val;
+	mnt_map_each(&ns->res[s->res], sweep_obj, s);
+}
+
+void mnt_cache_sweep(mnt *m, int res, const mnt_map *seen, mnt_origin origin)
+{
+	struct sweep s = {.m = m, .res = res, .seen = seen, .origin = origin};
+	pthread_rwlock_wrlock(&m->lock);
+	if (m->res[res].namespaced)
+		mnt_map_each(&m->nss, sweep_ns, &s);
+	else
+		mnt_map_each(&m->cluster->res[res], sweep_obj, &s);
+	pthread_rwlock_unlock(&m->lock);
+}
+
+void mnt_cache_forget(mnt *m, int res, const char *nsname, const char *name)
+{
+	pthread_rwlock_wrlock(&m->lock);
+	mnt_ns *ns = m->res[res].namespaced ? mnt_ns_get(m, nsname, false) : m->cluster;
+	mnt_obj *o = ns ? mnt_map_get(&ns->res[res], name) : NULL;
+	if (o && !(o->flags & MNT_OBJ_GONE))
+		deleted(m, o, MNT_ORIGIN_LOCAL);
+	pthread_rwlock_unlock(&m->lock);
+}

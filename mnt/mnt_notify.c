@@ -1,0 +1,181 @@
+/*
+ * mnt_notify.c - the notifier thread: tells the kernel about changes the
+ * mount did not make itself.
+ *
+ * fuse_lowlevel_notify_inval_* drop the kernel's caches but raise no inotify
+ * events. So for a change that arrived by watch, this thread performs the
+ * operation through the mount point itself - open(O_CREAT) for ADDED, open
+ * for writing and close for MODIFIED, unlink for DELETED, mkdir/rmdir for
+ * namespaces - and the kernel raises IN_CREATE, IN_CLOSE_WRITE, IN_DELETE for
+ * whoever watches. The FUSE handlers recognise this thread's requests by its
+ * thread id (mnt_from_notifier) and answer them from the cache without going
+ * to the server.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mnt.h"
+
+#define MNT_NOTE_MAX 100000 /* beyond this, changes are not echoed */
+
+typedef struct note {
+	struct note *next;
+	int op;
+	uint64_t ino;
+	char path[];
+} note;
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
+static note *q_head, *q_tail;
+static size_t q_len;
+static atomic_int notifier_tid;
+static pthread_t notifier;
+
+bool mnt_from_notifier(fuse_req_t req)
+{
+	return fuse_req_ctx(req)->pid == atomic_load(&notifier_tid);
+}
+
+/* After an echo (done or not): clear the entity's hidden states (write lock held). */
+static void settle_locked(mnt *m, int op, uint64_t ino)
+{
+	uint64_t id = ino >> 8;
+	mnt_obj *o = mnt_ids_get(m, id, MNT_ENT_OBJ);
+	if (o) {
+		o->flags &= ~MNT_OBJ_ANNOUNCE;
+		if (o->flags & MNT_OBJ_GONE)
+			mnt_obj_remove(m, o);
+	}
+	mnt_ns *ns = mnt_ids_get(m, id, MNT_ENT_NS);
+	if (ns) {
+		if (op == MNT_NOTE_MKDIR)
+			ns->announce = false;
+		if (op == MNT_NOTE_RMDIR)
+			ns->gone_pending = false;
+	}
+}
+
+static void settle(mnt *m, int op, uint64_t ino)
+{
+	pthread_rwlock_wrlock(&m->lock);
+	settle_locked(m, op, ino);
+	pthread_rwlock_unlock(&m->lock);
+}
+
+void mnt_notify(mnt *m, int op, const char *path, uint64_t ino)
+{
+	if (!m->se || atomic_load(&m->stopping) ||
+	    (m->no_inotify && op != MNT_NOTE_INVAL && op != MNT_NOTE_MODIFY)) {
+		settle_locked(m, op, ino);
+		return;
+	}
+	pthread_mutex_lock(&q_lock);
+	if (q_len >= MNT_NOTE_MAX) {
+		pthread_mutex_unlock(&q_lock);
+		settle_locked(m, op, ino);
+		return;
+	}
+	size_t pl = strlen(path);
+	note *n = xmalloc(sizeof *n + pl + 1);
+	n->next = NULL;
+	n->op = op;
+	n->ino = ino;
+	memcpy(n->path, path, pl + 1);
+	if (q_tail)
+		q_tail->next = n;
+	else
+		q_head = n;
+	q_tail = n;
+	q_len++;
+	pthread_cond_signal(&q_cond);
+	pthread_mutex_unlock(&q_lock);
+}
+
+static void perform(mnt *m, int rootfd, note *n)
+{
+	int fd;
+	switch (n->op) {
+	case MNT_NOTE_INVAL:
+		fuse_lowlevel_notify_inval_inode(m->se, n->ino, 0, 0);
+		return;
+	case MNT_NOTE_CREATE:
+		fd = openat(rootfd, n->path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+		break;
+	case MNT_NOTE_MODIFY:
+		if (m->no_inotify) {
+			fuse_lowlevel_notify_inval_inode(m->se, n->ino, 0, 0);
+			return;
+		}
+		fuse_lowlevel_notify_inval_inode(m->se, n->ino, 0, 0);
+		fd = openat(rootfd, n->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		break;
+	case MNT_NOTE_DELETE:
+		unlinkat(rootfd, n->path, 0);
+		break;
+	case MNT_NOTE_MKDIR:
+		mkdirat(rootfd, n->path, 0755);
+		break;
+	case MNT_NOTE_RMDIR:
+		unlinkat(rootfd, n->path, AT_REMOVEDIR);
+		break;
+	}
+	if (n->op != MNT_NOTE_MODIFY)
+		settle(m, n->op, n->ino);
+}
+
+static void *run(void *arg)
+{
+	mnt *m = arg;
+	atomic_store(&notifier_tid, gettid());
+	int rootfd = open(m->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		log_warn("mount: notifier cannot open %s: %s; no inotify echoes", m->mountpoint,
+		         strerror(errno));
+	for (;;) {
+		pthread_mutex_lock(&q_lock);
+		while (!q_head && !atomic_load(&m->stopping))
+			pthread_cond_wait(&q_cond, &q_lock);
+		note *n = q_head;
+		if (n) {
+			q_head = n->next;
+			if (!q_head)
+				q_tail = NULL;
+			q_len--;
+		}
+		pthread_mutex_unlock(&q_lock);
+		if (!n)
+			break;
+		if (!atomic_load(&m->stopping) && rootfd >= 0)
+			perform(m, rootfd, n);
+		else
+			settle(m, n->op, n->ino);
+		free(n);
+	}
+	if (rootfd >= 0)
+		close(rootfd);
+	return NULL;
+}
+
+void mnt_notify_start(mnt *m)
+{
+	pthread_create(&notifier, NULL, run, m);
+}
+
+/* The thread may be inside a request to this very mount: it is woken, not joined. */
+void mnt_notify_stop(mnt *m)
+{
+	pthread_mutex_lock(&q_lock);
+	atomic_store(&m->stopping, true);
+	pthread_cond_broadcast(&q_cond);
+	pthread_mutex_unlock(&q_lock);
+	pthread_detach(notifier);
+}
