@@ -176,6 +176,7 @@ typedef struct mnt {
 	mnt_map ids;      /* "%llx" id -> entity (see mnt_ent_*) */
 	mnt_map seldirs;  /* "nsid/res/text" -> mnt_seldir */
 	mnt_map scratch;  /* "parent/name" -> mnt_scratch */
+	mnt_map tombs;    /* "res/ns/name" -> revision of its deletion */
 	atomic_ullong next_id;
 	atomic_bool stopping;
 	pid_t notifier_tid;

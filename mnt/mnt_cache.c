@@ -183,11 +183,21 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		return;
 	mnt_ns *ns = m->res[res].namespaced ? mnt_ns_get(m, nsname, true) : m->cluster;
 	mnt_obj *cur = mnt_map_get(&ns->res[res], name);
+	char *tk = xasprintf("%d/%s/%s", res, ns->name, name);
+	uintptr_t tomb = (uintptr_t)mnt_map_get(&m->tombs, tk);
 	if (!strcmp(type, "DELETED")) {
+		/* remember it, so a late answer or event of the old object cannot revive it */
+		if (m->tombs.n > 10000)
+			mnt_map_free(&m->tombs);
+		mnt_map_put(&m->tombs, tk, (void *)(uintptr_t)(rv > tomb ? rv : tomb));
+		free(tk);
 		if (cur && !(cur->flags & MNT_OBJ_GONE))
 			deleted(m, cur, origin);
 		return;
 	}
+	free(tk);
+	if ((!cur || (cur->flags & MNT_OBJ_GONE)) && rv && rv <= tomb)
+		return;
 	if (cur && !(cur->flags & MNT_OBJ_GONE) && rv && rv <= cur->rv)
 		return; /* older than what we have (our own write's echo) */
 	size_t ylen;

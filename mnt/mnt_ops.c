@@ -307,13 +307,23 @@ void mnt_stat(mnt *m, const mnt_node *n, struct stat *st)
 	st->st_atim = st->st_mtim = st->st_ctim = t;
 }
 
+/*
+ * How long the kernel may cache a node's attributes. Scratch files become
+ * objects under the same name, and the sizes of .errors and .events change
+ * without a watch event: those are always asked again.
+ */
+static double node_timeout(const mnt *m, const mnt_node *n)
+{
+	return n->t == MNT_N_SCRATCH || n->t == MNT_N_ERRORS || n->t == MNT_N_EVENTS
+	           ? 0
+	           : m->attr_timeout;
+}
+
 static void entry_of(mnt *m, const mnt_node *n, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof *e);
 	e->ino = n->ino;
-	/* scratch files become objects under the same name: always look them up again */
-	e->entry_timeout = n->t == MNT_N_SCRATCH ? 0 : m->attr_timeout;
-	e->attr_timeout = n->t == MNT_N_SCRATCH ? 0 : m->attr_timeout;
+	e->entry_timeout = e->attr_timeout = node_timeout(m, n);
 	mnt_stat(m, n, &e->attr);
 }
 
@@ -361,7 +371,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st, n.t == MNT_N_SCRATCH ? 0 : m->attr_timeout);
+		fuse_reply_attr(req, &st, node_timeout(m, &n));
 }
 
 /* --- directories: a snapshot of the entries is taken at opendir --- */
@@ -571,8 +581,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 						buf_append(&fh->wr, j, l);
 						free(j);
 					}
-				} else {
-					fh->dirty = true; /* an empty write replaces nothing: refused */
 				}
 			} else {
 				fh->kind = MNT_FH_OBJ;
@@ -590,10 +598,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fh->kind = MNT_FH_SCRATCH;
 			fh->name = xstrdup(n.sc->name);
 			n.sc->opens++;
-			if (fi->flags & O_TRUNC) {
+			if (fi->flags & O_TRUNC)
 				n.sc->data.len = 0;
-				fh->dirty = true;
-			}
 			break;
 		case MNT_N_EVENTS:
 			if (wr) {

@@ -362,7 +362,6 @@ void mnt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	pthread_rwlock_unlock(&m->lock);
 	mnt_fh *fh = fh_new(MNT_FH_SCRATCH, n.ino);
 	fh->name = xstrdup(name);
-	fh->dirty = true; /* a new file is applied even when empty: it is refused then */
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = 1;
 	fuse_reply_create(req, &e, fi);
@@ -470,7 +469,11 @@ void mnt_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	mnt *m = mnt_g;
 	mnt_fh *fh = (mnt_fh *)(uintptr_t)fi->fh;
 	int rc = 0;
-	if (fh->kind == MNT_FH_OBJ && fh->writable && fh->dirty) {
+	/*
+	 * Only written content is applied: a shell closes the descriptor it dup2()s
+	 * before the command writes, and `: > file` must not replace an object by nothing.
+	 */
+	if (fh->kind == MNT_FH_OBJ && fh->writable && fh->dirty && fh->wr.len) {
 		char path[1024];
 		mnt_node n;
 		bool json = false;
@@ -487,7 +490,7 @@ void mnt_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		mnt_scratch sc;
 		size_t len;
 		char *text = scratch_take(m, ino, &len, &sc);
-		if (text && sc.target) {
+		if (text && sc.target && len) {
 			rc = apply_named(m, sc.ns, sc.res, sc.name, text, len);
 			/* applied or refused, the file is done: it is the object now, or nothing */
 			pthread_rwlock_wrlock(&m->lock);
@@ -557,11 +560,12 @@ static int delete_obj(mnt *m, mnt_ns *ns, int res, const char *name, const char 
 	free(url);
 	int rc = 0;
 	if (code >= 200 && code < 300) {
+		/* the object, terminating (deletionTimestamp), or as it was when deleted */
 		json_t *o = json_loadb(out.data, out.len, 0, NULL);
 		const char *kind = json_string_value(json_object_get(o, "kind"));
-		if (o && kind && !strcmp(kind, m->res[res].kind))
-			mnt_cache_apply(m, res, "MODIFIED", o, MNT_ORIGIN_LOCAL);
-		else
+		bool stays = json_object_get(json_object_get(o, "metadata"), "deletionTimestamp");
+		mnt_cache_apply(m, res, stays ? "MODIFIED" : "DELETED", o, MNT_ORIGIN_LOCAL);
+		if (!kind || strcmp(kind, m->res[res].kind))
 			mnt_cache_forget(m, res, ns->name, name);
 		json_decref(o);
 	} else {
