@@ -189,8 +189,14 @@ int cmd_mount(int argc, char **argv)
 		        mp);
 		return 1;
 	}
+	/* in the background, logs keep going where stderr went unless that is a terminal */
+	int logfd = !fg && !isatty(2) ? dup(2) : -1;
 	if (fuse_daemonize(fg) < 0)
 		return 1;
+	if (logfd >= 0) {
+		dup2(logfd, 2);
+		close(logfd);
+	}
 	m.se = se;
 	mnt_watch_start(&m);
 	mnt_notify_start(&m);

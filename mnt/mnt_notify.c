@@ -96,38 +96,43 @@ void mnt_notify(mnt *m, int op, const char *path, uint64_t ino)
 	pthread_mutex_unlock(&q_lock);
 }
 
-static void perform(mnt *m, int rootfd, note *n)
+/*
+ * Paths are resolved from the mount point for every operation: holding a
+ * descriptor of the root would keep the mount busy for `fusermount3 -u`.
+ */
+static void perform(mnt *m, note *n)
 {
 	int fd;
+	char *p = xasprintf("%s/%s", m->mountpoint, n->path);
 	switch (n->op) {
 	case MNT_NOTE_INVAL:
 		fuse_lowlevel_notify_inval_inode(m->se, n->ino, 0, 0);
+		free(p);
 		return;
 	case MNT_NOTE_CREATE:
-		fd = openat(rootfd, n->path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		fd = open(p, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd >= 0)
 			close(fd);
 		break;
 	case MNT_NOTE_MODIFY:
-		if (m->no_inotify) {
-			fuse_lowlevel_notify_inval_inode(m->se, n->ino, 0, 0);
-			return;
-		}
 		fuse_lowlevel_notify_inval_inode(m->se, n->ino, 0, 0);
-		fd = openat(rootfd, n->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (m->no_inotify)
+			break;
+		fd = open(p, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0)
 			close(fd);
 		break;
 	case MNT_NOTE_DELETE:
-		unlinkat(rootfd, n->path, 0);
+		unlink(p);
 		break;
 	case MNT_NOTE_MKDIR:
-		mkdirat(rootfd, n->path, 0755);
+		mkdir(p, 0755);
 		break;
 	case MNT_NOTE_RMDIR:
-		unlinkat(rootfd, n->path, AT_REMOVEDIR);
+		rmdir(p);
 		break;
 	}
+	free(p);
 	if (n->op != MNT_NOTE_MODIFY)
 		settle(m, n->op, n->ino);
 }
@@ -136,10 +141,6 @@ static void *run(void *arg)
 {
 	mnt *m = arg;
 	atomic_store(&notifier_tid, gettid());
-	int rootfd = open(m->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		log_warn("mount: notifier cannot open %s: %s; no inotify echoes", m->mountpoint,
-		         strerror(errno));
 	for (;;) {
 		pthread_mutex_lock(&q_lock);
 		while (!q_head && !atomic_load(&m->stopping))
@@ -154,14 +155,12 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&q_lock);
 		if (!n)
 			break;
-		if (!atomic_load(&m->stopping) && rootfd >= 0)
-			perform(m, rootfd, n);
+		if (!atomic_load(&m->stopping))
+			perform(m, n);
 		else
 			settle(m, n->op, n->ino);
 		free(n);
 	}
-	if (rootfd >= 0)
-		close(rootfd);
 	return NULL;
 }
 

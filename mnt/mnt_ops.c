@@ -413,12 +413,11 @@ static void fill_obj(void *val, void *arg)
 		return;
 	if (f->dir->t == MNT_N_SELDIR && !sel_match_labels(f->dir->sd->sel, o->labels))
 		return;
+	/* NAME.json is there to be opened, but not listed: one entry per object */
 	mnt_node n;
 	char name[600];
-	for (int j = 0; j < 2; j++) {
-		if (mnt_resolve(f->m, MNT_INO(o->h.id, j), &n) < 0)
-			continue;
-		snprintf(name, sizeof name, "%s.%s", o->name, j ? "json" : "yaml");
+	if (mnt_resolve(f->m, MNT_INO(o->h.id, 0), &n) == 0) {
+		snprintf(name, sizeof name, "%s.yaml", o->name);
 		dpush(f->m, f->d, name, &n);
 	}
 }

@@ -10,14 +10,19 @@ PIDS=
 n=0
 failed=0
 
+MOUNTS=
 cleanup() {
+	# unmount first: nothing below may ever walk into a live mount
+	for m in $MOUNTS; do
+		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do
 		i=0
 		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -9 "$p" 2>/dev/null
 	done
-	rm -rf "$T"
+	rm -rf --one-file-system "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP PIPE
@@ -80,3 +85,37 @@ api() {
 
 # jget FILTER: jq -r FILTER on stdin.
 jget() { jq -r "$1"; }
+
+# start_mount DIR [ARGS...]: mount the test server's cluster at DIR (in the
+# background); MOUNT_PID is the mount's process.
+start_mount() {
+	dir=$1
+	shift
+	mkdir -p "$dir"
+	MOUNTS="$MOUNTS $dir"
+	"$KUBE9" mount --kubeconfig "$KUBECONFIG" -f "$@" "$dir" >>"$T/mount.log" 2>&1 &
+	MOUNT_PID=$!
+	PIDS="$PIDS $MOUNT_PID"
+	i=0
+	until mountpoint -q "$dir" && [ -d "$dir/namespaces/default" ]; do
+		i=$((i + 1))
+		if [ $i -gt 200 ] || ! kill -0 "$MOUNT_PID" 2>/dev/null; then
+			echo "# mount did not come up:"; sed 's/^/# /' "$T/mount.log"
+			exit 1
+		fi
+		sleep 0.05
+	done
+}
+
+# wait_for SECONDS CMD...: retry CMD until it succeeds or time runs out.
+wait_for() {
+	deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
+	shift
+	until "$@"; do
+		[ $(($(date +%s%N) / 1000000)) -gt $deadline ] && return 1
+		sleep 0.05
+	done
+}
+
+# not CMD...: succeeds when CMD fails (its output is dropped).
+not() { ! "$@" >/dev/null 2>&1; }
