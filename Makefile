@@ -14,6 +14,7 @@ DEB_PKGS := build-essential pkg-config libjansson-dev libyaml-dev libsqlite3-dev
 	    curl jq clang clang-format etcd-server etcd-client openssl iproute2 \
 	    inotify-tools attr
 DATA_DIR ?= /var/lib/kube9
+MOUNT_DIR ?= /mnt/kube9
 B        ?= build
 KUBE9    := $(if $(filter build,$(B)),bin/kube9,$(B)/kube9)
 
@@ -100,10 +101,10 @@ fuzz: .deps-ok
 		-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/new tests/fuzz/corpus
 
 up: all
-	@scripts/up.sh $(DATA_DIR)
+	@scripts/up.sh $(DATA_DIR) $(MOUNT_DIR)
 
 down:
-	@scripts/down.sh $(DATA_DIR)
+	@scripts/down.sh $(DATA_DIR) $(MOUNT_DIR)
 
 # Benchmarks (bench/README.md): the client is built into $(B)/bench/.
 BENCH_BIN := $(B)/bench/api_bench

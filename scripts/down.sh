@@ -1,6 +1,11 @@
 #!/bin/sh
-# scripts/down.sh DATA_DIR - stop what `make up` started.
+# scripts/down.sh DATA_DIR [MOUNTPOINT] - stop what `make up` started.
 data=${1:-/var/lib/kube9}
+mnt=${2:-/mnt/kube9}
+if mountpoint -q "$mnt"; then
+	fusermount3 -u "$mnt" || umount -l "$mnt"
+	echo "down: unmounted $mnt" >&2
+fi
 pidfile=$data/server.pid
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
 	kill "$(cat "$pidfile")"

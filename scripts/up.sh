@@ -1,9 +1,11 @@
 #!/bin/sh
-# scripts/up.sh DATA_DIR - start the all-in-one cluster (today: the API server)
-# in the background, wait until it answers, and say where its kubeconfig is.
+# scripts/up.sh DATA_DIR [MOUNTPOINT] - start the all-in-one cluster (today:
+# the API server, and the cluster mounted at MOUNTPOINT, default /mnt/kube9) in
+# the background, wait until both answer, and say where things are.
 # Run by `make up`; `make down` stops it.
 set -eu
 data=${1:-/var/lib/kube9}
+mnt=${2:-/mnt/kube9}
 listen=${KUBE9_LISTEN:-127.0.0.1:6443}
 bin=$(cd "$(dirname "$0")/.." && pwd)/bin/kube9
 mkdir -p "$data"
@@ -27,5 +29,18 @@ else
 	done
 fi
 echo "up: API server ready at https://$listen" >&2
+if mountpoint -q "$mnt"; then
+	echo "up: $mnt is already mounted" >&2
+else
+	mkdir -p "$mnt"
+	# returns once the mount is ready; its log goes on in mount.log
+	"$bin" mount --kubeconfig "$data/admin.kubeconfig" "$mnt" >>"$data/mount.log" 2>&1 </dev/null || {
+		echo "up: mounting $mnt failed; the end of $data/mount.log:" >&2
+		tail -5 "$data/mount.log" >&2
+		exit 1
+	}
+	echo "up: the cluster is mounted at $mnt" >&2
+fi
 echo "kubeconfig: $data/admin.kubeconfig"
 echo "try: kubectl --kubeconfig $data/admin.kubeconfig get namespaces"
+echo "try: ls $mnt/namespaces; cp examples/pod.yaml $mnt/namespaces/default/pods/web.yaml"
