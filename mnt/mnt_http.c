@@ -9,7 +9,26 @@
 
 #include "mnt.h"
 
-static _Thread_local CURL *tl_curl;
+/*
+ * A pool of easy handles: FUSE worker threads come and go, their requests
+ * borrow a handle (and its open TLS connection) and give it back.
+ */
+#define POOL_MAX 32
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static CURL *pool[POOL_MAX];
+static int npool;
+
+static void put_handle(CURL *c)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (npool < POOL_MAX) {
+		pool[npool++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (c)
+		curl_easy_cleanup(c);
+}
 
 static size_t to_buf(char *p, size_t sz, size_t n, void *arg)
 {
@@ -17,21 +36,24 @@ static size_t to_buf(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
-static CURL *handle(mnt *m, const char *path, struct curl_slist **hdrs)
+static CURL *get_handle(mnt *m)
 {
-	if (!tl_curl)
-		tl_curl = curl_easy_init();
-	CURL *c = tl_curl;
-	curl_easy_reset(c);
-	char *url = xasprintf("%s%s", m->cl.server, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	free(url);
+	CURL *c = NULL;
+	pthread_mutex_lock(&pool_lock);
+	if (npool)
+		c = pool[--npool];
+	pthread_mutex_unlock(&pool_lock);
+	if (c)
+		return c;
+	c = curl_easy_init();
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, m->cl.timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 10L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 5L);
 	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+	/* only the kubeconfig's CA: loading the system bundle costs more than a request */
+	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
 	if (m->cl.ca_path)
 		curl_easy_setopt(c, CURLOPT_CAINFO, m->cl.ca_path);
 	if (m->cl.insecure) {
@@ -46,8 +68,24 @@ static CURL *handle(mnt *m, const char *path, struct curl_slist **hdrs)
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(c, CURLOPT_USERPWD, m->cl.basic);
 	}
+	return c;
+}
+
+/* A handle set up for one request to path; put_handle() it afterwards. */
+static CURL *handle(mnt *m, const char *path, struct curl_slist **hdrs)
+{
+	CURL *c = get_handle(m);
+	char *url = xasprintf("%s%s", m->cl.server, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	free(url);
+	/* per-request options back to their defaults */
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 0L);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
 	*hdrs = curl_slist_append(NULL, "Accept: application/json");
 	*hdrs = curl_slist_append(*hdrs, "User-Agent: kube9-mount");
+	*hdrs = curl_slist_append(*hdrs, "Expect:");
 	if (m->cl.token) {
 		char *h = xasprintf("Authorization: Bearer %s", m->cl.token);
 		*hdrs = curl_slist_append(*hdrs, h);
@@ -97,8 +135,12 @@ long mnt_http(mnt *m, const char *method, const char *path, const char *ctype,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode rc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
-	return finish(c, rc, errbuf, m, e);
+	long code = finish(c, rc, errbuf, m, e);
+	put_handle(c);
+	return code;
 }
 
 struct stream {
@@ -152,6 +194,8 @@ long mnt_http_stream(mnt *m, const char *path, int (*on_line)(void *arg, char *l
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &s);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode rc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
 	long code;
 	if ((rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK) &&
@@ -160,6 +204,7 @@ long mnt_http_stream(mnt *m, const char *path, int (*on_line)(void *arg, char *l
 	} else {
 		code = finish(c, rc, errbuf, m, e);
 	}
+	put_handle(c);
 	/* a last line without newline (an error body) */
 	if (code >= 0 && s.line.len && !s.stop)
 		on_line(arg, s.line.data, s.line.len);

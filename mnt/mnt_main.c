@@ -203,7 +203,7 @@ int cmd_mount(int argc, char **argv)
 	log_info("mount: %s mounted at %s", m.cl.server, mp);
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(cfg, 64);
-	fuse_loop_cfg_set_idle_threads(cfg, 8);
+	fuse_loop_cfg_set_idle_threads(cfg, 16);
 	int rc = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	log_info("mount: unmounting %s", mp);

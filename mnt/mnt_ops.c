@@ -727,6 +727,11 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	mnt *m = mnt_g;
 	mnt_node n;
 	char *val = NULL;
+	if (strncmp(name, "user.", 5)) {
+		/* no SELinux labels, no ACLs: and ls -l stops asking after one file */
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	pthread_rwlock_rdlock(&m->lock);
 	if (mnt_resolve(m, ino, &n) == 0 && n.obj && !strncmp(name, "user.", 5)) {
 		const char *v = json_string_value(json_object_get(n.obj->labels, name + 5));
