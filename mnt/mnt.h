@@ -97,6 +97,9 @@ typedef struct mnt_obj {
 	json_t *labels;
 	struct timespec mtime, ctime;
 	int flags;
+	/* what the kernel has: the revision whose size it was told, whose pages it caches */
+	_Atomic uint64_t reported_rv, kcache_rv;
+	atomic_bool size_stale; /* written through a handle: the kernel's size is the writer's */
 } mnt_obj;
 
 /* A ring of the latest refusals in one directory, for DIR/.errors. */

@@ -30,7 +30,8 @@ static void usage(FILE *f)
 	      "                         /var/lib/kube9/admin.kubeconfig)\n"
 	      "  -f, --foreground       stay in the foreground\n"
 	      "      --timeout S        connect timeout; requests get 3x (default 10)\n"
-	      "      --attr-timeout S   kernel attribute cache time (default 1)\n"
+	      "      --attr-timeout S   kernel cache time of names and sizes;\n"
+	      "                         changes invalidate it at once (default 10)\n"
 	      "      --no-inotify       do not echo remote changes as inotify events\n"
 	      "  -o OPTIONS             more FUSE mount options (comma separated)\n"
 	      "  -v, --verbose          debug logging\n"
@@ -95,7 +96,7 @@ int cmd_mount(int argc, char **argv)
 	bool fg = false;
 	int c;
 	m.cl.timeout_ms = 10000;
-	m.attr_timeout = 1.0;
+	m.attr_timeout = 10.0;
 	while ((c = getopt_long(argc, argv, "fo:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':

@@ -280,6 +280,8 @@ void mnt_stat(mnt *m, const mnt_node *n, struct stat *st)
 		st->st_mode = S_IFREG | (m->res[o->res].secret ? 0600 : 0644);
 		if (n->t == MNT_N_YAML) {
 			st->st_size = (off_t)o->yaml->len;
+			atomic_store(&o->reported_rv, o->rv);
+			atomic_store(&o->size_stale, false);
 		} else {
 			long jl = atomic_load(&o->json_len);
 			if (jl < 0) {
@@ -548,12 +550,28 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 /* --- files --- */
 
+/*
+ * A read-only open of NAME.yaml goes through the page cache when the kernel
+ * knows the current size (it was told the size of this revision and nobody
+ * wrote through a handle since); its pages are kept when they are of this
+ * revision. No flush is needed on close. Anything else reads directly.
+ */
+static bool page_cache_ok(mnt_obj *o, struct fuse_file_info *fi)
+{
+	if (atomic_load(&o->reported_rv) != o->rv || atomic_load(&o->size_stale))
+		return false;
+	fi->keep_cache = atomic_exchange(&o->kcache_rv, o->rv) == o->rv;
+	fi->noflush = 1;
+	return true;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	mnt *m = mnt_g;
 	mnt_node n;
 	bool wr = (fi->flags & O_ACCMODE) != O_RDONLY;
 	mnt_fh *fh = xcalloc(1, sizeof *fh);
+	bool cached = false;
 	fh->ino = ino;
 	fh->res = -1;
 	pthread_rwlock_rdlock(&m->lock);
@@ -585,6 +603,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 				fh->kind = MNT_FH_OBJ;
 				if (n.t == MNT_N_YAML) {
 					fh->rd = mnt_blob_ref(n.obj->yaml);
+					cached = page_cache_ok(n.obj, fi);
 				} else {
 					size_t l;
 					char *j = mnt_obj_json(n.obj, &l);
@@ -632,7 +651,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)fh;
-	fi->direct_io = 1;
+	fi->direct_io = !cached;
 	fuse_reply_open(req, fi);
 }
 

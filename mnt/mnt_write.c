@@ -394,13 +394,19 @@ void mnt_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 		return;
 	}
 	switch (fh->kind) {
-	case MNT_FH_OBJ:
+	case MNT_FH_OBJ: {
 		if (!fh->writable)
 			break;
+		pthread_rwlock_rdlock(&m->lock);
+		mnt_obj *o = mnt_ids_get(m, ino >> 8, MNT_ENT_OBJ);
+		if (o) /* the kernel now believes the writer's size */
+			atomic_store(&o->size_stale, true);
+		pthread_rwlock_unlock(&m->lock);
 		put_bytes(&fh->wr, buf, size, off);
 		fh->dirty = true;
 		fuse_reply_write(req, size);
 		return;
+	}
 	case MNT_FH_ECHO:
 		fuse_reply_write(req, size);
 		return;
