@@ -35,11 +35,11 @@
 
 /* Sub-node numbers of the cluster entity (id 0) and of namespace entities. */
 enum {
-	MNT_SUB_NSDIR = 0,   /* namespace: its directory */
-	MNT_SUB_ROOT = 1,    /* cluster: "/" (FUSE_ROOT_ID) */
-	MNT_SUB_NSLIST = 2,  /* cluster: "/namespaces" */
-	MNT_SUB_EVENTS = 3,  /* DIR/.events of "/" or of a namespace */
-	MNT_SUB_ERRORS = 4,  /* DIR/.errors of "/" or of a namespace */
+	MNT_SUB_NSDIR = 0,  /* namespace: its directory */
+	MNT_SUB_ROOT = 1,   /* cluster: "/" (FUSE_ROOT_ID) */
+	MNT_SUB_NSLIST = 2, /* cluster: "/namespaces" */
+	MNT_SUB_EVENTS = 3, /* DIR/.events of "/" or of a namespace */
+	MNT_SUB_ERRORS = 4, /* DIR/.errors of "/" or of a namespace */
 	MNT_SUB_NSL_EVENTS = 5,
 	MNT_SUB_NSL_ERRORS = 6,
 	MNT_SUB_RES = 16, /* + 4 * r + {0 dir, 1 .events, 2 .errors} */
@@ -113,9 +113,9 @@ typedef struct mnt_errors {
 typedef struct mnt_ns {
 	mnt_hdr h;
 	char *name;
-	mnt_obj *obj;       /* the Namespace object; NULL while unknown */
-	bool gone_pending;  /* deleted; the notifier has yet to rmdir it */
-	bool announce;      /* new; hidden from the notifier until it mkdirs it */
+	mnt_obj *obj;      /* the Namespace object; NULL while unknown */
+	bool gone_pending; /* deleted; the notifier has yet to rmdir it */
+	bool announce;     /* new; hidden from the notifier until it mkdirs it */
 	mnt_map res[MNT_MAXRES];
 	mnt_errors errors[MNT_MAXRES + 1]; /* [MNT_MAXRES] = the directory itself */
 } mnt_ns;
@@ -152,11 +152,11 @@ typedef struct mnt_res {
 
 /* The HTTP client. */
 typedef struct mnt_client {
-	char *server;           /* "https://host:port" */
-	char *ca_path;          /* file or /proc/self/fd/N */
+	char *server;  /* "https://host:port" */
+	char *ca_path; /* file or /proc/self/fd/N */
 	char *cert_path, *key_path;
-	char *token;            /* bearer token */
-	char *basic;            /* "user:password" */
+	char *token; /* bearer token */
+	char *basic; /* "user:password" */
 	bool insecure;
 	long timeout_ms;
 } mnt_client;
@@ -175,11 +175,11 @@ typedef struct mnt {
 	mnt_res res[MNT_MAXRES];
 	int nres, ns_res; /* ns_res: index of "namespaces" */
 	mnt_ns *cluster;
-	mnt_map nss;      /* name -> mnt_ns */
-	mnt_map ids;      /* "%llx" id -> entity (see mnt_ent_*) */
-	mnt_map seldirs;  /* "nsid/res/text" -> mnt_seldir */
-	mnt_map scratch;  /* "parent/name" -> mnt_scratch */
-	mnt_map tombs;    /* "res/ns/name" -> revision of its deletion */
+	mnt_map nss;     /* name -> mnt_ns */
+	mnt_map ids;     /* "%llx" id -> entity (see mnt_ent_*) */
+	mnt_map seldirs; /* "nsid/res/text" -> mnt_seldir */
+	mnt_map scratch; /* "parent/name" -> mnt_scratch */
+	mnt_map tombs;   /* "res/ns/name" -> revision of its deletion */
 	atomic_ullong next_id;
 	atomic_bool stopping;
 	pid_t notifier_tid;
@@ -198,8 +198,8 @@ int mnt_kcfg_load(mnt_client *c, const char *path, k9_err *e);
  * One request. body may be NULL. Returns the HTTP status (>= 100) with the
  * body in out, or -1 with e when the server could not be reached.
  */
-long mnt_http(mnt *m, const char *method, const char *path, const char *ctype,
-              const char *body, size_t len, k9_buf *out, k9_err *e);
+long mnt_http(mnt *m, const char *method, const char *path, const char *ctype, const char *body,
+              size_t len, k9_buf *out, k9_err *e);
 /* An API error body (a Status) or transport failure as k9_err. */
 void mnt_http_status(long code, const k9_buf *body, k9_err *e);
 /* Stream a watch: on_line is called for every line; returns the HTTP status or -1. */
@@ -256,8 +256,14 @@ char *mnt_errors_text(mnt *m, mnt_ns *ns, int res, size_t *len);
 void mnt_errors_clear(mnt *m, mnt_ns *ns, int res);
 
 /* --- the notifier: kernel notifications and inotify echoes (mnt_notify.c) --- */
-enum { MNT_NOTE_CREATE, MNT_NOTE_MODIFY, MNT_NOTE_DELETE, MNT_NOTE_MKDIR, MNT_NOTE_RMDIR,
-       MNT_NOTE_INVAL };
+enum {
+	MNT_NOTE_CREATE,
+	MNT_NOTE_MODIFY,
+	MNT_NOTE_DELETE,
+	MNT_NOTE_MKDIR,
+	MNT_NOTE_RMDIR,
+	MNT_NOTE_INVAL
+};
 void mnt_notify(mnt *m, int op, const char *path, uint64_t ino);
 void mnt_notify_start(mnt *m);
 void mnt_notify_stop(mnt *m);
@@ -279,13 +285,22 @@ void mnt_op_removexattr(fuse_req_t, fuse_ino_t, const char *);
 
 /* A resolved inode. */
 typedef enum {
-	MNT_N_NONE, MNT_N_ROOT, MNT_N_NSLIST, MNT_N_NSDIR, MNT_N_RESDIR, MNT_N_EVENTS,
-	MNT_N_ERRORS, MNT_N_YAML, MNT_N_JSON, MNT_N_SELDIR, MNT_N_SCRATCH
+	MNT_N_NONE,
+	MNT_N_ROOT,
+	MNT_N_NSLIST,
+	MNT_N_NSDIR,
+	MNT_N_RESDIR,
+	MNT_N_EVENTS,
+	MNT_N_ERRORS,
+	MNT_N_YAML,
+	MNT_N_JSON,
+	MNT_N_SELDIR,
+	MNT_N_SCRATCH
 } mnt_ntype;
 typedef struct mnt_node {
 	mnt_ntype t;
-	mnt_ns *ns;  /* the namespace (cluster for cluster-level dirs) */
-	int res;     /* -1 when the node is not inside a resource */
+	mnt_ns *ns; /* the namespace (cluster for cluster-level dirs) */
+	int res;    /* -1 when the node is not inside a resource */
 	mnt_obj *obj;
 	mnt_seldir *sd;
 	mnt_scratch *sc;
@@ -304,12 +319,12 @@ void mnt_reply_entry(fuse_req_t req, mnt *m, const mnt_node *n);
 
 /* Per-open state. */
 typedef struct mnt_fh {
-	int kind; /* MNT_FH_* */
-	mnt_blob *rd;       /* read snapshot (objects, .errors) */
-	k9_buf wr;          /* write buffer (objects) */
+	int kind;     /* MNT_FH_* */
+	mnt_blob *rd; /* read snapshot (objects, .errors) */
+	k9_buf wr;    /* write buffer (objects) */
 	bool dirty, writable;
 	uint64_t ino;
-	void *events;       /* .events reader */
+	void *events; /* .events reader */
 	/* where a write goes */
 	mnt_ns *ns;
 	int res;

@@ -258,14 +258,14 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		cur->rv = rv;
 		clock_gettime(CLOCK_REALTIME, &cur->mtime);
 		cur->ctime = cur->mtime;
-		cur->flags = (cur->flags & ~MNT_OBJ_TERMINATING) |
-		             (terminating ? MNT_OBJ_TERMINATING : 0);
+		cur->flags =
+		    (cur->flags & ~MNT_OBJ_TERMINATING) | (terminating ? MNT_OBJ_TERMINATING : 0);
 		mnt_obj_path(m, cur, path, sizeof path);
 		mnt_events_publish(m, "MODIFIED", ns, res, name, rv, old, cur->labels);
 		json_decref(old);
 		if (origin != MNT_ORIGIN_LIST)
-			mnt_notify(m, announcing(m, origin) ? MNT_NOTE_MODIFY : MNT_NOTE_INVAL, path,
-			           MNT_INO(cur->h.id, 0));
+			mnt_notify(m, announcing(m, origin) ? MNT_NOTE_MODIFY : MNT_NOTE_INVAL,
+			           path, MNT_INO(cur->h.id, 0));
 	}
 	free(y);
 }

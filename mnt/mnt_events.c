@@ -22,7 +22,7 @@ typedef struct ev {
 	uint64_t seq, rv, ns_id;
 	int res;
 	char type[10];
-	char *name;   /* namespaced: "pods/x" relative to the namespace */
+	char *name; /* namespaced: "pods/x" relative to the namespace */
 	char *nsname;
 	json_t *old_labels, *new_labels;
 } ev;
@@ -211,8 +211,8 @@ void mnt_events_poll(mnt *m, void *h, fuse_req_t req, struct fuse_pollhandle *ph
 	pthread_mutex_lock(&ev_lock);
 	char line[1200];
 	for (uint64_t s = r->cursor; s < next_seq && !rev; s++)
-		if (s + MNT_EV_RING < next_seq || format(m, r, &ring[s % MNT_EV_RING], line,
-		                                         sizeof line) > 0)
+		if (s + MNT_EV_RING < next_seq ||
+		    format(m, r, &ring[s % MNT_EV_RING], line, sizeof line) > 0)
 			rev = POLLIN | POLLRDNORM;
 	if (ph) {
 		if (r->ph)

@@ -113,8 +113,8 @@ static long finish(CURL *c, CURLcode rc, const char *errbuf, mnt *m, k9_err *e)
 	return code;
 }
 
-long mnt_http(mnt *m, const char *method, const char *path, const char *ctype,
-              const char *body, size_t len, k9_buf *out, k9_err *e)
+long mnt_http(mnt *m, const char *method, const char *path, const char *ctype, const char *body,
+              size_t len, k9_buf *out, k9_err *e)
 {
 	struct curl_slist *hdrs;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -218,8 +218,9 @@ void mnt_http_status(long code, const k9_buf *body, k9_err *e)
 	const char *msg = json_string_value(json_object_get(st, "message"));
 	const char *reason = json_string_value(json_object_get(st, "reason"));
 	k9_errf(e, (int)code, reason ? reason : "Unknown", "%s",
-	        msg ? msg : (code == 401 ? "the server refused the credentials (401 Unauthorized)"
-	                                 : "the server answered with an error"));
+	        msg ? msg
+	            : (code == 401 ? "the server refused the credentials (401 Unauthorized)"
+	                           : "the server answered with an error"));
 	json_decref(st);
 }
 

@@ -15,8 +15,7 @@
 #include "mnt.h"
 
 /* The entry named name in list (array of {name, KEY: {...}}), its KEY member. */
-static const json_t *named(const json_t *cfg, const char *list, const char *key,
-                           const char *name)
+static const json_t *named(const json_t *cfg, const char *list, const char *key, const char *name)
 {
 	size_t i;
 	json_t *it;
@@ -131,8 +130,7 @@ int mnt_kcfg_load(mnt_client *c, const char *path, k9_err *e)
 			c->token = t;
 		}
 		if (str(user, "username") && str(user, "password"))
-			c->basic =
-			    xasprintf("%s:%s", str(user, "username"), str(user, "password"));
+			c->basic = xasprintf("%s:%s", str(user, "username"), str(user, "password"));
 		if (file_or_data(user, "client-certificate", "client-certificate-data", path,
 		                 &c->cert_path, e) < 0 ||
 		    file_or_data(user, "client-key", "client-key-data", path, &c->key_path, e) < 0)

@@ -161,9 +161,10 @@ int cmd_mount(int argc, char **argv)
 	uint64_t t0 = k9_mono_ns();
 	if (mnt_sync_all(&m, &e) < 0) {
 		if (e.code == 401)
-			fprintf(stderr,
-			        "kube9 mount: %s refused the credentials in %s (401 Unauthorized)\n",
-			        m.cl.server, kubeconfig);
+			fprintf(
+			    stderr,
+			    "kube9 mount: %s refused the credentials in %s (401 Unauthorized)\n",
+			    m.cl.server, kubeconfig);
 		else if (e.code == 403)
 			fprintf(stderr, "kube9 mount: %s: the kubeconfig's user may not list: %s\n",
 			        m.cl.server, e.msg);
@@ -174,9 +175,9 @@ int cmd_mount(int argc, char **argv)
 	log_info("mount: %zu objects cached in %.0f ms", m.ids.n,
 	         (double)(k9_mono_ns() - t0) / 1e6);
 
-	char *o = xasprintf("-ofsname=kube9,subtype=kube9,default_permissions%s%s%s",
-	                    getuid() == 0 ? ",allow_other" : "", extra ? "," : "",
-	                    extra ? extra : "");
+	char *o =
+	    xasprintf("-ofsname=kube9,subtype=kube9,default_permissions%s%s%s",
+	              getuid() == 0 ? ",allow_other" : "", extra ? "," : "", extra ? extra : "");
 	char *fargv[] = {argv[0], o, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(2, fargv);
 	struct fuse_session *se = fuse_session_new(&args, &mnt_ops, sizeof mnt_ops, &m);
@@ -185,8 +186,9 @@ int cmd_mount(int argc, char **argv)
 		return 1;
 	}
 	if (fuse_set_signal_handlers(se) < 0 || fuse_session_mount(se, mp) < 0) {
-		fprintf(stderr, "kube9 mount: cannot mount on %s (is /dev/fuse there, is it "
-		                "already mounted?)\n",
+		fprintf(stderr,
+		        "kube9 mount: cannot mount on %s (is /dev/fuse there, is it "
+		        "already mounted?)\n",
 		        mp);
 		return 1;
 	}

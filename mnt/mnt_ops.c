@@ -222,7 +222,8 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 		if (!strcmp(name, "namespaces"))
 			return mnt_resolve(m, MNT_INO(0, MNT_SUB_NSLIST), n);
 		for (int r = 0; r < m->nres; r++)
-			if (!m->res[r].namespaced && r != m->ns_res && !strcmp(name, m->res[r].plural))
+			if (!m->res[r].namespaced && r != m->ns_res &&
+			    !strcmp(name, m->res[r].plural))
 				return mnt_resolve(m, MNT_INO(0, MNT_SUB_RES + 4 * r), n);
 		break;
 	case MNT_N_NSLIST:

@@ -23,8 +23,8 @@ static refl refls[MNT_MAXRES];
 
 static uint64_t rv_of(const json_t *o)
 {
-	const char *s = json_string_value(
-	    json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
+	const char *s =
+	    json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
 	return s ? strtoull(s, NULL, 10) : 0;
 }
 
@@ -67,7 +67,8 @@ static int list_res(mnt *m, int res, uint64_t *rv, mnt_map *seen, mnt_origin ori
 			json_object_set_new(it, "kind", json_string(r->kind));
 			if (seen) {
 				const json_t *md = json_object_get(it, "metadata");
-				const char *ns = json_string_value(json_object_get(md, "namespace"));
+				const char *ns =
+				    json_string_value(json_object_get(md, "namespace"));
 				const char *nm = json_string_value(json_object_get(md, "name"));
 				char *k = xasprintf("%s/%s", ns ? ns : "", nm ? nm : "");
 				mnt_map_put(seen, k, (void *)1);
@@ -76,8 +77,8 @@ static int list_res(mnt *m, int res, uint64_t *rv, mnt_map *seen, mnt_origin ori
 			mnt_cache_apply(m, res, "MODIFIED", it, origin);
 			total++;
 		}
-		const char *c =
-		    json_string_value(json_object_get(json_object_get(list, "metadata"), "continue"));
+		const char *c = json_string_value(
+		    json_object_get(json_object_get(list, "metadata"), "continue"));
 		if (c && c[0]) {
 			char *esc = NULL;
 			k9_buf b = {0};
@@ -176,8 +177,9 @@ static void *watcher(void *arg)
 			f->expired = true;
 		if (code < 0 || (code >= 500 && code != 410)) {
 			if (!was_down)
-				log_warn("mount: watch of %s: %s; answering from the cache, retrying",
-				         m->res[f->res].plural, code < 0 ? e.msg : "server error");
+				log_warn(
+				    "mount: watch of %s: %s; answering from the cache, retrying",
+				    m->res[f->res].plural, code < 0 ? e.msg : "server error");
 			was_down = true;
 			nap(m, backoff);
 			backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;

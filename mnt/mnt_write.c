@@ -20,7 +20,7 @@
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
-#define RENAME_EXCHANGE (1 << 1)
+#define RENAME_EXCHANGE  (1 << 1)
 #endif
 
 /* "/api/v1/namespaces/NS/pods[/NAME]" */
@@ -453,8 +453,7 @@ static void dir_rel(mnt *m, mnt_ns *ns, int res, const char *name, char *out, si
 }
 
 /* Apply the content of a file named fname in directory (ns, res). */
-static int apply_named(mnt *m, mnt_ns *ns, int res, const char *fname, const char *text,
-                       size_t len)
+static int apply_named(mnt *m, mnt_ns *ns, int res, const char *fname, const char *text, size_t len)
 {
 	char path[1024];
 	dir_rel(m, ns, res, fname, path, sizeof path);
