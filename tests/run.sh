@@ -56,7 +56,7 @@ if [ "$tier" = all ] || [ "$tier" = integration ]; then
 	for t in tests/integration/*.sh; do
 		[ -f "$t" ] || continue
 		case "$t" in */lib.sh) continue ;; esac
-		run_one "integration/$(basename "$t" .sh)" sh "$t"
+		run_one "integration/$(basename "$t" .sh)" bash "$t"
 	done
 fi
 [ -n "$failed_names" ] && echo "failed:$failed_names"
