@@ -227,6 +227,8 @@ bool mnt_obj_visible(const mnt_obj *o, bool notifier);
 /* Path of a node relative to the mount ("namespaces/x/pods/y.yaml"). */
 void mnt_obj_path(const mnt *m, const mnt_obj *o, char *out, size_t n);
 void mnt_dir_path(const mnt *m, const mnt_ns *ns, int res, char *out, size_t n);
+/* The inode of the directory an object's file is in. */
+uint64_t mnt_obj_dir_ino(const mnt *m, const mnt_obj *o);
 /* JSON text of an object (from its YAML); malloc'd. */
 char *mnt_obj_json(const mnt_obj *o, size_t *len);
 

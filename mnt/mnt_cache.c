@@ -99,6 +99,13 @@ void mnt_obj_path(const mnt *m, const mnt_obj *o, char *out, size_t n)
 	snprintf(out, n, "%s/%s.yaml", dir, o->name);
 }
 
+uint64_t mnt_obj_dir_ino(const mnt *m, const mnt_obj *o)
+{
+	if (o->res == m->ns_res)
+		return MNT_INO(0, MNT_SUB_NSLIST);
+	return MNT_INO(o->ns == m->cluster ? 0 : o->ns->h.id, MNT_SUB_RES + 4 * o->res);
+}
+
 char *mnt_obj_json(const mnt_obj *o, size_t *len)
 {
 	k9_err e;

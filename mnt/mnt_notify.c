@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -97,6 +98,25 @@ void mnt_notify(mnt *m, int op, const char *path, uint64_t ino)
 }
 
 /*
+ * The kernel may still hold a name for an object deleted and made again
+ * before its deletion was echoed: forget it, or O_CREAT would open the old one.
+ */
+static void drop_dentry(mnt *m, uint64_t ino)
+{
+	char name[600];
+	uint64_t dir = 0;
+	pthread_rwlock_rdlock(&m->lock);
+	mnt_obj *o = mnt_ids_get(m, ino >> 8, MNT_ENT_OBJ);
+	if (o) {
+		dir = mnt_obj_dir_ino(m, o);
+		snprintf(name, sizeof name, "%s.yaml", o->name);
+	}
+	pthread_rwlock_unlock(&m->lock);
+	if (dir)
+		fuse_lowlevel_notify_inval_entry(m->se, dir, name, strlen(name));
+}
+
+/*
  * Paths are resolved from the mount point for every operation: holding a
  * descriptor of the root would keep the mount busy for `fusermount3 -u`.
  */
@@ -110,6 +130,7 @@ static void perform(mnt *m, note *n)
 		free(p);
 		return;
 	case MNT_NOTE_CREATE:
+		drop_dentry(m, n->ino);
 		fd = open(p, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd >= 0)
 			close(fd);
