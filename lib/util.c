@@ -78,7 +78,8 @@ void buf_append(k9_buf *b, const void *p, size_t n)
 		b->data = xrealloc(b->data, cap);
 		b->cap = cap;
 	}
-	memcpy(b->data + b->len, p, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = 0;
 }

@@ -372,7 +372,7 @@ static void put_bytes(k9_buf *b, const char *p, size_t n, off_t off)
 	size_t end = (size_t)off + n;
 	if (end > b->len) {
 		size_t old = b->len;
-		buf_append(b, NULL, 0);
+		buf_append(b, "", 0); /* allocates an empty buffer */
 		while (b->cap < end + 1) {
 			b->cap = b->cap ? b->cap * 2 : 4096;
 			b->data = xrealloc(b->data, b->cap);
