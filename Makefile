@@ -28,7 +28,7 @@ CMD_OBJ  := $(patsubst %.c,$(B)/%.o,$(CMD_SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration asan lint fmt up down fuzz bench clean
+.PHONY: all deps test unit integration asan lint fmt up down fuzz bench bench-api bench-mount clean
 
 all: .deps-ok $(KUBE9) $(UNIT_BIN)
 
@@ -114,8 +114,13 @@ $(BENCH_BIN): bench/api_bench.c | .deps-ok
 	$(CC) $(K9_CFLAGS) $(shell pkg-config --cflags libcurl) -o $@ $< $(LDFLAGS) \
 		$(shell pkg-config --libs libcurl) -pthread -lm
 
-bench: all $(BENCH_BIN)
+bench: bench-api bench-mount
+
+bench-api: all $(BENCH_BIN)
 	@B=$(B) KUBE9=$(KUBE9) bench/run.sh
+
+bench-mount: all $(BENCH_BIN)
+	@B=$(B) KUBE9=$(KUBE9) bench/mount.sh
 
 clean:
 	rm -rf build bin .deps-ok
