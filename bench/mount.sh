@@ -26,8 +26,11 @@ MOUNTS=
 cleanup() {
 	for m in $MOUNTS; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
+	for p in $PIDS; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$p" 2>/dev/null || true
+	done
 	rm -rf --one-file-system "$T" "$S"
 }
 trap cleanup EXIT
@@ -130,6 +133,7 @@ latency() { # WATCHDIR WRITEDIR OUT: sorted microseconds, one per line
 		while read -r -t 0.05 -u "${INW[0]}" f; do :; done
 	done
 	kill "$INW_PID" 2>/dev/null || true
+	wait "$INW_PID" 2>/dev/null || true
 	sort -n "$3.raw" >"$3"
 }
 log "inotify latency over $BENCH_CHANGES changes"

@@ -8,6 +8,7 @@ command -v inotifywait >/dev/null || skip_all "no inotifywait (inotify-tools)"
 start_server
 M=$T/mnt
 start_mount "$M"
+MPID1=$MOUNT_PID
 D=$M/namespaces/default
 P=$D/pods
 pod() {
@@ -111,6 +112,21 @@ check "...writes fail with EIO" grep -q 'Input/output error' <<<"$out"
 start_server
 create_api back1
 check "the mount recovers by itself when the server is back" wait_for 10 test -f "$P/back1.yaml"
+
+# --- a watch that cannot resume (its revision was compacted away) relists
+create_api gone1
+wait_for 5 test -f "$P/gone1.yaml"
+kill -STOP "$MPID1"
+stop_server
+start_server --history 5
+for i in 1 2 3 4 5 6 7 8 9 10; do create_api "fill$i"; done
+api DELETE /api/v1/namespaces/default/pods/gone1 >/dev/null
+sleep 2.5 # the server compacts its history every second
+kill -CONT "$MPID1"
+check "after a 410 the mount relists: a deletion it missed is seen" \
+	wait_for 10 test ! -e "$P/gone1.yaml"
+check "...and what was created meanwhile" test -f "$P/fill10.yaml"
+check "...and the relist raised inotify events for it" wait_for 5 grep -qx "DELETE gone1.yaml" "$T/inw"
 
 # --- unmounting (nothing may hold a file open)
 kill $EVPID $SELPID $INWPID 2>/dev/null
