@@ -119,3 +119,9 @@ wait_for() {
 
 # not CMD...: succeeds when CMD fails (its output is dropped).
 not() { ! "$@" >/dev/null 2>&1; }
+
+# pod NAME [LABELS_FLOW] [IMAGE]: a pod manifest on stdout.
+pod() {
+	printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  labels: %s\nspec:\n  containers:\n  - name: c\n    image: %s\n' \
+		"$1" "${2:-{\}}" "${3:-busybox}"
+}

@@ -9,11 +9,6 @@ start_mount "$M"
 D=$M/namespaces/default
 P=$D/pods
 
-# pod NAME [LABELS_FLOW] [IMAGE]: a pod manifest on stdout
-pod() {
-	printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  labels: %s\nspec:\n  containers:\n  - name: c\n    image: %s\n' \
-		"$1" "${2:-{\}}" "${3:-busybox}"
-}
 get() { api GET "/api/v1/namespaces/default/$1"; }
 
 # --- the tree

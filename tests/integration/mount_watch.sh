@@ -11,10 +11,6 @@ start_mount "$M"
 MPID1=$MOUNT_PID
 D=$M/namespaces/default
 P=$D/pods
-pod() {
-	printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  labels: %s\nspec:\n  containers:\n  - name: c\n    image: busybox\n' \
-		"$1" "${2:-{\}}"
-}
 create_api() { # NAME LABELS_JSON
 	api POST /api/v1/namespaces/default/pods \
 		"{\"metadata\":{\"name\":\"$1\",\"labels\":${2:-{\}}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}" >/dev/null
