@@ -182,12 +182,10 @@ typedef struct mnt {
 	mnt_map tombs;   /* "res/ns/name" -> revision of its deletion */
 	atomic_ullong next_id;
 	atomic_bool stopping;
-	pid_t notifier_tid;
 	bool no_inotify;
 	double attr_timeout;
 	/* watch state */
 	pthread_t watchers[MNT_MAXRES];
-	atomic_int online; /* watches currently connected */
 } mnt;
 
 extern mnt *mnt_g; /* the one mount of this process (FUSE callbacks) */
@@ -224,9 +222,12 @@ void mnt_obj_remove(mnt *m, mnt_obj *o);
 void mnt_cache_forget(mnt *m, int res, const char *ns, const char *name);
 bool mnt_ns_visible(const mnt_ns *ns);
 bool mnt_obj_visible(const mnt_obj *o, bool notifier);
-/* Path of a node relative to the mount ("namespaces/x/pods/y.yaml"). */
-void mnt_obj_path(const mnt *m, const mnt_obj *o, char *out, size_t n);
+/* Paths relative to the mount: a directory ("namespaces/x/pods"), a file in it, an object's. */
 void mnt_dir_path(const mnt *m, const mnt_ns *ns, int res, char *out, size_t n);
+void mnt_file_path(const mnt *m, const mnt_ns *ns, int res, const char *file, char *out, size_t n);
+void mnt_obj_path(const mnt *m, const mnt_obj *o, char *out, size_t n);
+/* 1 for "NAME.yaml", 2 for "NAME.json" (*stem = strlen(NAME)), 0 for other names. */
+int mnt_file_ext(const char *file, size_t *stem);
 /* The inode of the directory an object's file is in. */
 uint64_t mnt_obj_dir_ino(const mnt *m, const mnt_obj *o);
 /* JSON text of an object (from its YAML); malloc'd. */
@@ -287,7 +288,6 @@ void mnt_op_removexattr(fuse_req_t, fuse_ino_t, const char *);
 
 /* A resolved inode. */
 typedef enum {
-	MNT_N_NONE,
 	MNT_N_ROOT,
 	MNT_N_NSLIST,
 	MNT_N_NSDIR,
@@ -333,6 +333,10 @@ typedef struct mnt_fh {
 	char *name; /* object name, or the scratch file's name */
 } mnt_fh;
 enum { MNT_FH_OBJ, MNT_FH_SCRATCH, MNT_FH_EVENTS, MNT_FH_TEXT, MNT_FH_ECHO, MNT_FH_DIR };
+
+/* Scratch files (mnt_write.c): the one named name in parent; an open of it ends. */
+mnt_scratch *mnt_scratch_get(mnt *m, uint64_t parent, const char *name);
+void mnt_scratch_close(mnt *m, mnt_scratch *sc);
 
 /* Apply text as object NAME of res in ns (the file at path); 0 or -errno. */
 int mnt_apply_file(mnt *m, mnt_ns *ns, int res, const char *name, const char *text, size_t len,

@@ -92,11 +92,27 @@ void mnt_dir_path(const mnt *m, const mnt_ns *ns, int res, char *out, size_t n)
 		snprintf(out, n, "namespaces/%s", ns->name);
 }
 
-void mnt_obj_path(const mnt *m, const mnt_obj *o, char *out, size_t n)
+void mnt_file_path(const mnt *m, const mnt_ns *ns, int res, const char *file, char *out, size_t n)
 {
 	char dir[512];
-	mnt_dir_path(m, o->ns, o->res, dir, sizeof dir);
-	snprintf(out, n, "%s/%s.yaml", dir, o->name);
+	mnt_dir_path(m, ns, res, dir, sizeof dir);
+	snprintf(out, n, "%s%s%s", dir, dir[0] ? "/" : "", file);
+}
+
+void mnt_obj_path(const mnt *m, const mnt_obj *o, char *out, size_t n)
+{
+	char file[600];
+	snprintf(file, sizeof file, "%s.yaml", o->name);
+	mnt_file_path(m, o->ns, o->res, file, out, n);
+}
+
+int mnt_file_ext(const char *file, size_t *stem)
+{
+	size_t l = strlen(file);
+	if (l <= 5 || file[l - 5] != '.')
+		return 0;
+	*stem = l - 5;
+	return !strcmp(file + l - 4, "yaml") ? 1 : !strcmp(file + l - 4, "json") ? 2 : 0;
 }
 
 uint64_t mnt_obj_dir_ino(const mnt *m, const mnt_obj *o)

@@ -15,18 +15,8 @@
 #include "kube9/obj.h"
 #include "mnt.h"
 
-static bool has_suffix(const char *s, const char *suf, size_t *stem)
+static void node_res(mnt_node *n, mnt_ntype t, mnt_ns *ns, int res, uint64_t ino)
 {
-	size_t l = strlen(s), sl = strlen(suf);
-	if (l <= sl || strcmp(s + l - sl, suf))
-		return false;
-	*stem = l - sl;
-	return true;
-}
-
-static void node_res(mnt *m, mnt_node *n, mnt_ntype t, mnt_ns *ns, int res, uint64_t ino)
-{
-	(void)m;
 	*n = (mnt_node){.t = t, .ns = ns, .res = res, .ino = ino};
 }
 
@@ -106,7 +96,7 @@ int mnt_resolve(mnt *m, uint64_t ino, mnt_node *n)
 		mnt_obj *o = (mnt_obj *)h;
 		if (sub > 1)
 			return -ENOENT;
-		node_res(m, n, sub ? MNT_N_JSON : MNT_N_YAML, o->ns, o->res, ino);
+		node_res(n, sub ? MNT_N_JSON : MNT_N_YAML, o->ns, o->res, ino);
 		n->obj = o;
 		return 0;
 	}
@@ -114,7 +104,7 @@ int mnt_resolve(mnt *m, uint64_t ino, mnt_node *n)
 		mnt_seldir *sd = (mnt_seldir *)h;
 		if (sub > 1)
 			return -ENOENT;
-		node_res(m, n, sub ? MNT_N_EVENTS : MNT_N_SELDIR, sd->ns, sd->res, ino);
+		node_res(n, sub ? MNT_N_EVENTS : MNT_N_SELDIR, sd->ns, sd->res, ino);
 		n->sd = sd;
 		n->ev = (mnt_evfilter){.scope = MNT_EV_SEL,
 		                       .ns_id = sd->ns == m->cluster ? 0 : sd->ns->h.id,
@@ -126,7 +116,7 @@ int mnt_resolve(mnt *m, uint64_t ino, mnt_node *n)
 		mnt_scratch *sc = (mnt_scratch *)h;
 		if (sub)
 			return -ENOENT;
-		node_res(m, n, MNT_N_SCRATCH, sc->ns, sc->res, ino);
+		node_res(n, MNT_N_SCRATCH, sc->ns, sc->res, ino);
 		n->sc = sc;
 		return 0;
 	}
@@ -168,15 +158,6 @@ static bool ns_visible_to(const mnt_ns *ns, bool notifier)
 	return mnt_ns_visible(ns);
 }
 
-/* Scratch key: "parent/name". */
-static mnt_scratch *scratch_get(mnt *m, uint64_t parent, const char *name)
-{
-	char *k = xasprintf("%llx/%s", (unsigned long long)parent, name);
-	mnt_scratch *sc = mnt_map_get(&m->scratch, k);
-	free(k);
-	return sc;
-}
-
 /* The selector directory "@text" of (ns, res), registered on first use (write lock). */
 mnt_seldir *mnt_seldir_get(mnt *m, mnt_ns *ns, int res, const char *text, k9_err *e)
 {
@@ -212,11 +193,7 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 		return ino ? mnt_resolve(m, ino, n) : -ENOENT;
 	}
 	size_t stem;
-	const char *ext = NULL;
-	if (has_suffix(name, ".yaml", &stem))
-		ext = "yaml";
-	else if (has_suffix(name, ".json", &stem))
-		ext = "json";
+	int ext = mnt_file_ext(name, &stem);
 	switch (p.t) {
 	case MNT_N_ROOT:
 		if (!strcmp(name, "namespaces"))
@@ -254,9 +231,9 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 		free(oname);
 		if (o && mnt_obj_visible(o, notifier) &&
 		    (p.t != MNT_N_SELDIR || sel_match_labels(p.sd->sel, o->labels)))
-			return mnt_resolve(m, MNT_INO(o->h.id, ext[0] == 'j'), n);
+			return mnt_resolve(m, MNT_INO(o->h.id, ext == 2), n);
 	}
-	mnt_scratch *sc = scratch_get(m, parent, name);
+	mnt_scratch *sc = mnt_scratch_get(m, parent, name);
 	if (sc)
 		return mnt_resolve(m, MNT_INO(sc->h.id, 0), n);
 	return -ENOENT;
@@ -711,12 +688,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (fh->kind == MNT_FH_SCRATCH) {
 		pthread_rwlock_wrlock(&m->lock);
 		mnt_scratch *sc = mnt_ids_get(m, ino >> 8, MNT_ENT_SCRATCH);
-		if (sc && --sc->opens <= 0 && sc->unlinked) {
-			mnt_ids_del(m, sc->h.id);
-			buf_free(&sc->data);
-			free(sc->name);
-			free(sc);
-		}
+		if (sc)
+			mnt_scratch_close(m, sc);
 		pthread_rwlock_unlock(&m->lock);
 	}
 	mnt_blob_unref(fh->rd);

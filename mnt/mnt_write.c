@@ -249,14 +249,26 @@ out:
 
 /* --- creating files --- */
 
-static bool object_name(const char *name, char **stem)
+static char *scratch_key(uint64_t parent, const char *name)
 {
-	size_t l = strlen(name);
-	if (l > 5 && (!strcmp(name + l - 5, ".yaml") || !strcmp(name + l - 5, ".json"))) {
-		*stem = xstrndup(name, l - 5);
-		return true;
-	}
-	return false;
+	return xasprintf("%llx/%s", (unsigned long long)parent, name);
+}
+
+mnt_scratch *mnt_scratch_get(mnt *m, uint64_t parent, const char *name)
+{
+	char *k = scratch_key(parent, name);
+	mnt_scratch *sc = mnt_map_get(&m->scratch, k);
+	free(k);
+	return sc;
+}
+
+/* Is a file of this name applied when written (see mnt_scratch.target)? */
+static bool applied_name(const mnt_node *dir, const char *name)
+{
+	size_t stem, l = strlen(name);
+	if (mnt_file_ext(name, &stem))
+		return name[0] != '.';
+	return dir->t == MNT_N_NSDIR && l > 4 && !strcmp(name + l - 4, ".yml");
 }
 
 static mnt_scratch *scratch_new(mnt *m, uint64_t parent, const mnt_node *p, const char *name,
@@ -270,35 +282,40 @@ static mnt_scratch *scratch_new(mnt *m, uint64_t parent, const mnt_node *p, cons
 	sc->mode = mode & 0777;
 	sc->ns = p->ns;
 	sc->res = p->res;
-	char *stem = NULL;
-	sc->target = object_name(name, &stem) && stem[0] != '.';
-	if (!sc->target) {
-		size_t l = strlen(name);
-		sc->target = p->t == MNT_N_NSDIR && l > 4 && !strcmp(name + l - 4, ".yml");
-	}
-	free(stem);
+	sc->target = applied_name(p, name);
 	clock_gettime(CLOCK_REALTIME, &sc->mtime);
-	char *k = xasprintf("%llx/%s", (unsigned long long)parent, name);
+	char *k = scratch_key(parent, name);
 	mnt_map_put(&m->scratch, k, sc);
 	free(k);
 	mnt_ids_put(m, sc);
 	return sc;
 }
 
+static void scratch_free_if_done(mnt *m, mnt_scratch *sc)
+{
+	if (!sc->unlinked || sc->opens > 0)
+		return;
+	mnt_ids_del(m, sc->h.id);
+	buf_free(&sc->data);
+	free(sc->name);
+	free(sc);
+}
+
 /* Take a scratch file out of its directory; freed at its last close (write lock). */
 static void scratch_drop(mnt *m, mnt_scratch *sc)
 {
-	char *k = xasprintf("%llx/%s", (unsigned long long)sc->parent, sc->name);
+	char *k = scratch_key(sc->parent, sc->name);
 	if (mnt_map_get(&m->scratch, k) == sc)
 		mnt_map_del(&m->scratch, k);
 	free(k);
 	sc->unlinked = true;
-	if (sc->opens <= 0) {
-		mnt_ids_del(m, sc->h.id);
-		buf_free(&sc->data);
-		free(sc->name);
-		free(sc);
-	}
+	scratch_free_if_done(m, sc);
+}
+
+void mnt_scratch_close(mnt *m, mnt_scratch *sc)
+{
+	sc->opens--;
+	scratch_free_if_done(m, sc);
 }
 
 static mnt_fh *fh_new(int kind, uint64_t ino)
@@ -320,10 +337,9 @@ void mnt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	int rc = mnt_resolve(m, parent, &p);
 	if (rc == 0 && notifier) {
 		/* the echo of an object that arrived by watch: make it appear */
-		char *stem = NULL;
-		mnt_obj *o = object_name(name, &stem) && p.res >= 0
-		                 ? mnt_map_get(&p.ns->res[p.res], stem)
-		                 : NULL;
+		size_t l;
+		char *stem = p.res >= 0 && mnt_file_ext(name, &l) ? xstrndup(name, l) : NULL;
+		mnt_obj *o = stem ? mnt_map_get(&p.ns->res[p.res], stem) : NULL;
 		free(stem);
 		if (o && (o->flags & MNT_OBJ_ANNOUNCE)) {
 			o->flags &= ~MNT_OBJ_ANNOUNCE;
@@ -445,26 +461,19 @@ static char *scratch_take(mnt *m, uint64_t ino, size_t *len, mnt_scratch *out)
 	return text;
 }
 
-static void dir_rel(mnt *m, mnt_ns *ns, int res, const char *name, char *out, size_t n)
-{
-	char dir[512];
-	mnt_dir_path(m, ns, res, dir, sizeof dir);
-	snprintf(out, n, "%s%s%s", dir, dir[0] ? "/" : "", name);
-}
-
 /* Apply the content of a file named fname in directory (ns, res). */
 static int apply_named(mnt *m, mnt_ns *ns, int res, const char *fname, const char *text, size_t len)
 {
 	char path[1024];
-	dir_rel(m, ns, res, fname, path, sizeof path);
-	char *stem = NULL;
-	int rc;
-	if (res < 0 || (ns == m->cluster && res == m->ns_res && !object_name(fname, &stem)))
-		rc = mnt_apply_stream(m, ns, text, len, path);
-	else if (object_name(fname, &stem))
-		rc = mnt_apply_file(m, ns, res, stem, text, len, path);
-	else
-		rc = -EINVAL;
+	mnt_file_path(m, ns, res, fname, path, sizeof path);
+	size_t l;
+	bool file = mnt_file_ext(fname, &l);
+	if (res < 0 || (ns == m->cluster && res == m->ns_res && !file))
+		return mnt_apply_stream(m, ns, text, len, path);
+	if (!file)
+		return -EINVAL;
+	char *stem = xstrndup(fname, l);
+	int rc = mnt_apply_file(m, ns, res, stem, text, len, path);
 	free(stem);
 	return rc;
 }
@@ -487,7 +496,7 @@ void mnt_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			json = n.t == MNT_N_JSON;
 		pthread_rwlock_unlock(&m->lock);
 		char *fname = xasprintf("%s.%s", fh->name, json ? "json" : "yaml");
-		dir_rel(m, fh->ns, fh->res, fname, path, sizeof path);
+		mnt_file_path(m, fh->ns, fh->res, fname, path, sizeof path);
 		free(fname);
 		rc = mnt_apply_file(m, fh->ns, fh->res, fh->name, fh->wr.data, fh->wr.len, path);
 		fh->dirty = false;
@@ -614,7 +623,7 @@ void mnt_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			mnt_ns *ns = n.ns;
 			int res = n.res;
 			char *oname = xstrdup(n.obj->name), path[1024];
-			dir_rel(m, ns, res, name, path, sizeof path);
+			mnt_file_path(m, ns, res, name, path, sizeof path);
 			pthread_rwlock_unlock(&m->lock);
 			rc = delete_obj(m, ns, res, oname, path);
 			free(oname);
@@ -710,7 +719,7 @@ void mnt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		mnt_seldir *sd = mnt_seldir_get(m, p.ns, p.res, name + 1, &e);
 		if (!sd) {
 			char path[1024];
-			dir_rel(m, p.ns, p.res, name, path, sizeof path);
+			mnt_file_path(m, p.ns, p.res, name, path, sizeof path);
 			pthread_rwlock_unlock(&m->lock);
 			fuse_reply_err(req, -refuse(m, p.ns, p.res, path, &e));
 			return;
@@ -779,7 +788,7 @@ void mnt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 		        "objects cannot be renamed; copy the file to the new name and remove this "
 		        "one");
 		char path[1024];
-		dir_rel(m, src.ns, src.res, name, path, sizeof path);
+		mnt_file_path(m, src.ns, src.res, name, path, sizeof path);
 		pthread_rwlock_unlock(&m->lock);
 		refuse(m, src.ns, src.res, path, &e);
 		fuse_reply_err(req, EPERM);
@@ -795,14 +804,12 @@ void mnt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	char *stem = NULL;
-	bool applies = object_name(newname, &stem) && stem[0] != '.';
-	free(stem);
-	if (!applies) {
+	size_t l;
+	if (!mnt_file_ext(newname, &l) || newname[0] == '.') {
 		/* a scratch file under a new scratch name (an editor's backup dance) */
 		if (dst_exists && dst.t == MNT_N_SCRATCH)
 			scratch_drop(m, dst.sc);
-		char *k = xasprintf("%llx/%s", (unsigned long long)parent, name);
+		char *k = scratch_key(parent, name);
 		mnt_map_del(&m->scratch, k);
 		free(k);
 		free(src.sc->name);
@@ -810,7 +817,7 @@ void mnt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 		src.sc->parent = newparent;
 		src.sc->ns = dp.ns;
 		src.sc->res = dp.res;
-		k = xasprintf("%llx/%s", (unsigned long long)newparent, newname);
+		k = scratch_key(newparent, newname);
 		mnt_map_put(&m->scratch, k, src.sc);
 		free(k);
 		pthread_rwlock_unlock(&m->lock);
@@ -863,7 +870,7 @@ static int patch_label(fuse_req_t req, fuse_ino_t ino, const char *xname, const 
 	int res = n.res;
 	char *oname = xstrdup(n.obj->name), path[1024];
 	char *fname = xasprintf("%s.yaml", oname);
-	dir_rel(m, ns, res, fname, path, sizeof path);
+	mnt_file_path(m, ns, res, fname, path, sizeof path);
 	free(fname);
 	pthread_rwlock_unlock(&m->lock);
 	char *val = value ? xstrndup(value, size) : NULL;
