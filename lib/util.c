@@ -69,15 +69,30 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
-void buf_append(k9_buf *b, const void *p, size_t n)
+/* Room for n bytes and the NUL. */
+static void reserve(k9_buf *b, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
+	if (n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
+		while (cap < n + 1)
 			cap *= 2;
 		b->data = xrealloc(b->data, cap);
 		b->cap = cap;
 	}
+}
+
+void buf_resize(k9_buf *b, size_t n)
+{
+	reserve(b, n);
+	if (n > b->len)
+		memset(b->data + b->len, 0, n - b->len);
+	b->len = n;
+	b->data[n] = 0;
+}
+
+void buf_append(k9_buf *b, const void *p, size_t n)
+{
+	reserve(b, b->len + n);
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;

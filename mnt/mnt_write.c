@@ -385,18 +385,8 @@ void mnt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 
 static void put_bytes(k9_buf *b, const char *p, size_t n, off_t off)
 {
-	size_t end = (size_t)off + n;
-	if (end > b->len) {
-		size_t old = b->len;
-		buf_append(b, "", 0); /* allocates an empty buffer */
-		while (b->cap < end + 1) {
-			b->cap = b->cap ? b->cap * 2 : 4096;
-			b->data = xrealloc(b->data, b->cap);
-		}
-		memset(b->data + old, 0, end - old);
-		b->len = end;
-		b->data[end] = 0;
-	}
+	if ((size_t)off + n > b->len)
+		buf_resize(b, (size_t)off + n);
 	memcpy(b->data + off, p, n);
 }
 
@@ -530,17 +520,9 @@ void mnt_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_se
 	int rc = mnt_resolve(m, ino, &n);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (n.sc) {
-			if ((size_t)attr->st_size < n.sc->data.len)
-				n.sc->data.len = (size_t)attr->st_size;
-			else
-				put_bytes(&n.sc->data, "", 0, attr->st_size);
-			if (n.sc->data.data)
-				n.sc->data.data[n.sc->data.len] = 0;
+			buf_resize(&n.sc->data, (size_t)attr->st_size);
 		} else if (fh && fh->kind == MNT_FH_OBJ && fh->writable) {
-			if ((size_t)attr->st_size < fh->wr.len)
-				fh->wr.len = (size_t)attr->st_size;
-			else
-				put_bytes(&fh->wr, "", 0, attr->st_size);
+			buf_resize(&fh->wr, (size_t)attr->st_size);
 			fh->dirty = true;
 		}
 	}

@@ -25,6 +25,8 @@ typedef struct k9_buf {
 void buf_append(k9_buf *b, const void *p, size_t n);
 void buf_puts(k9_buf *b, const char *s);
 void buf_printf(k9_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set the length to n: cut, or grow with zero bytes. */
+void buf_resize(k9_buf *b, size_t n);
 void buf_free(k9_buf *b);
 /* Hand the data to the caller; b is empty afterwards. */
 char *buf_steal(k9_buf *b, size_t *len);

@@ -40,6 +40,20 @@ static void test_map(void)
 	ok(m.n == 0 && mnt_map_get(&m, "key-1") == NULL, "a freed map is empty");
 }
 
+static void test_buf_resize(void)
+{
+	k9_buf b = {0};
+	buf_puts(&b, "hello");
+	buf_resize(&b, 8);
+	ok(b.len == 8 && !memcmp(b.data, "hello\0\0\0", 9), "buf_resize grows with zeros");
+	buf_resize(&b, 2);
+	ok(b.len == 2 && !strcmp(b.data, "he"), "buf_resize cuts and keeps the NUL");
+	buf_free(&b);
+	buf_resize(&b, 0);
+	ok(b.data && b.len == 0 && b.data[0] == 0, "buf_resize of an empty buffer gives a string");
+	buf_free(&b);
+}
+
 static char *write_tmp(const char *dir, const char *name, const char *text)
 {
 	char *p = xasprintf("%s/%s", dir, name);
@@ -148,6 +162,7 @@ static void test_errno(void)
 int main(void)
 {
 	test_map();
+	test_buf_resize();
 	test_kcfg();
 	test_errno();
 	return tap_done();
