@@ -316,8 +316,8 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 void mnt_stat(mnt *m, const mnt_node *n, struct stat *st);
 /* The selector directory "@text" of (ns, res), registered on first use (write lock). */
 mnt_seldir *mnt_seldir_get(mnt *m, mnt_ns *ns, int res, const char *text, k9_err *e);
-/* Reply with an entry for node n (read lock held). */
-void mnt_reply_entry(fuse_req_t req, mnt *m, const mnt_node *n);
+/* The entry (attributes, cache times) the kernel gets for node n (lock held). */
+void mnt_entry_of(mnt *m, const mnt_node *n, struct fuse_entry_param *e);
 
 /* Per-open state. */
 typedef struct mnt_fh {

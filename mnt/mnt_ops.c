@@ -299,19 +299,12 @@ static double node_timeout(const mnt *m, const mnt_node *n)
 	           : m->attr_timeout;
 }
 
-static void entry_of(mnt *m, const mnt_node *n, struct fuse_entry_param *e)
+void mnt_entry_of(mnt *m, const mnt_node *n, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof *e);
 	e->ino = n->ino;
 	e->entry_timeout = e->attr_timeout = node_timeout(m, n);
 	mnt_stat(m, n, &e->attr);
-}
-
-void mnt_reply_entry(fuse_req_t req, mnt *m, const mnt_node *n)
-{
-	struct fuse_entry_param e;
-	entry_of(m, n, &e);
-	fuse_reply_entry(req, &e);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -332,7 +325,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	struct fuse_entry_param e;
-	entry_of(m, &n, &e);
+	mnt_entry_of(m, &n, &e);
 	pthread_rwlock_unlock(&m->lock);
 	fuse_reply_entry(req, &e);
 }
@@ -374,7 +367,7 @@ static void dpush(mnt *m, dsnap *d, const char *name, const mnt_node *n)
 		d->v = xrealloc(d->v, d->cap * sizeof *d->v);
 	}
 	d->v[d->n].name = xstrdup(name);
-	entry_of(m, n, &d->v[d->n].e);
+	mnt_entry_of(m, n, &d->v[d->n].e);
 	d->n++;
 }
 

@@ -46,17 +46,30 @@ static int refuse(mnt *m, mnt_ns *ns, int res, const char *path, k9_err *e)
 	return -mnt_errno_of(e);
 }
 
-/* Send one request about an object; the answer (an object) goes into the cache. */
+/*
+ * Send one request about an object. An answer that is the object goes into
+ * the cache: as deleted when a DELETE removed it at once (the object as it
+ * was, without deletionTimestamp), else as its new state. *obj (may be NULL)
+ * says whether the answer was the object.
+ */
 static long send_obj(mnt *m, int res, const char *method, const char *url, const char *ctype,
-                     const char *body, size_t len, k9_err *e)
+                     const char *body, size_t len, bool *obj, k9_err *e)
 {
 	k9_buf out = {0};
 	long code = mnt_http(m, method, url, ctype, body, len, &out, e);
+	if (obj)
+		*obj = false;
 	if (code >= 200 && code < 300) {
 		json_t *o = json_loadb(out.data, out.len, 0, NULL);
 		const char *kind = json_string_value(json_object_get(o, "kind"));
-		if (o && kind && !strcmp(kind, m->res[res].kind))
-			mnt_cache_apply(m, res, "MODIFIED", o, MNT_ORIGIN_LOCAL);
+		if (o && kind && !strcmp(kind, m->res[res].kind)) {
+			bool gone =
+			    !strcmp(method, "DELETE") &&
+			    !json_object_get(json_object_get(o, "metadata"), "deletionTimestamp");
+			mnt_cache_apply(m, res, gone ? "DELETED" : "MODIFIED", o, MNT_ORIGIN_LOCAL);
+			if (obj)
+				*obj = true;
+		}
 		json_decref(o);
 	} else if (code >= 0) {
 		mnt_http_status(code, &out, e);
@@ -155,7 +168,7 @@ static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, k9_err *e)
 	for (int attempt = 0; attempt < 3; attempt++) {
 		char *url = obj_url(m, ns, res, exists ? name : NULL);
 		code = send_obj(m, res, exists ? "PUT" : "POST", url, "application/json", body, len,
-		                e);
+		                NULL, e);
 		free(url);
 		if (exists && code == 404)
 			exists = false;
@@ -345,10 +358,7 @@ void mnt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 			o->flags &= ~MNT_OBJ_ANNOUNCE;
 			mnt_resolve(m, MNT_INO(o->h.id, 0), &n);
 			struct fuse_entry_param e;
-			memset(&e, 0, sizeof e);
-			e.ino = n.ino;
-			e.attr_timeout = e.entry_timeout = m->attr_timeout;
-			mnt_stat(m, &n, &e.attr);
+			mnt_entry_of(m, &n, &e);
 			pthread_rwlock_unlock(&m->lock);
 			fi->fh = (uintptr_t)fh_new(MNT_FH_ECHO, n.ino);
 			fi->direct_io = 1;
@@ -372,9 +382,7 @@ void mnt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	sc->opens++;
 	mnt_resolve(m, MNT_INO(sc->h.id, 0), &n);
 	struct fuse_entry_param e;
-	memset(&e, 0, sizeof e);
-	e.ino = n.ino;
-	mnt_stat(m, &n, &e.attr);
+	mnt_entry_of(m, &n, &e);
 	pthread_rwlock_unlock(&m->lock);
 	mnt_fh *fh = fh_new(MNT_FH_SCRATCH, n.ino);
 	fh->name = xstrdup(name);
@@ -550,27 +558,15 @@ void mnt_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_se
 static int delete_obj(mnt *m, mnt_ns *ns, int res, const char *name, const char *path)
 {
 	k9_err e;
+	bool obj;
 	char *url = obj_url(m, ns, res, name);
-	k9_buf out = {0};
-	long code = mnt_http(m, "DELETE", url, NULL, NULL, 0, &out, &e);
+	long code = send_obj(m, res, "DELETE", url, NULL, NULL, 0, &obj, &e);
 	free(url);
-	int rc = 0;
-	if (code >= 200 && code < 300) {
-		/* the object, terminating (deletionTimestamp), or as it was when deleted */
-		json_t *o = json_loadb(out.data, out.len, 0, NULL);
-		const char *kind = json_string_value(json_object_get(o, "kind"));
-		bool stays = json_object_get(json_object_get(o, "metadata"), "deletionTimestamp");
-		mnt_cache_apply(m, res, stays ? "MODIFIED" : "DELETED", o, MNT_ORIGIN_LOCAL);
-		if (!kind || strcmp(kind, m->res[res].kind))
-			mnt_cache_forget(m, res, ns->name, name);
-		json_decref(o);
-	} else {
-		if (code >= 0)
-			mnt_http_status(code, &out, &e);
-		rc = refuse(m, ns, res, path, &e);
-	}
-	buf_free(&out);
-	return rc;
+	if (code < 200 || code >= 300)
+		return refuse(m, ns, res, path, &e);
+	if (!obj) /* a Status: it is gone */
+		mnt_cache_forget(m, res, ns->name, name);
+	return 0;
 }
 
 void mnt_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -682,6 +678,7 @@ void mnt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	mnt *m = mnt_g;
 	mnt_node p, n;
 	k9_err e;
+	struct fuse_entry_param ep;
 	bool notifier = mnt_from_notifier(req);
 	pthread_rwlock_wrlock(&m->lock);
 	int rc = mnt_resolve(m, parent, &p);
@@ -690,8 +687,9 @@ void mnt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		if (p.t == MNT_N_NSLIST && ns && ns->announce) {
 			ns->announce = false;
 			mnt_resolve(m, MNT_INO(ns->h.id, MNT_SUB_NSDIR), &n);
+			mnt_entry_of(m, &n, &ep);
 			pthread_rwlock_unlock(&m->lock);
-			mnt_reply_entry(req, m, &n);
+			fuse_reply_entry(req, &ep);
 			return;
 		}
 		rc = -EEXIST;
@@ -707,8 +705,9 @@ void mnt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 			return;
 		}
 		mnt_resolve(m, MNT_INO(sd->h.id, 0), &n);
+		mnt_entry_of(m, &n, &ep);
 		pthread_rwlock_unlock(&m->lock);
-		mnt_reply_entry(req, m, &n);
+		fuse_reply_entry(req, &ep);
 		return;
 	} else if (rc == 0 && p.t != MNT_N_NSLIST) {
 		rc = -EPERM;
@@ -724,7 +723,7 @@ void mnt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	char *body = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	long code = send_obj(m, m->ns_res, "POST", "/api/v1/namespaces", "application/json", body,
-	                     strlen(body), &e);
+	                     strlen(body), NULL, &e);
 	free(body);
 	if (code < 200 || code >= 300) {
 		char path[600];
@@ -735,11 +734,7 @@ void mnt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	pthread_rwlock_rdlock(&m->lock);
 	rc = mnt_lookup_node(m, parent, name, false, &n);
 	if (rc == 0) {
-		struct fuse_entry_param ep;
-		memset(&ep, 0, sizeof ep);
-		ep.ino = n.ino;
-		ep.attr_timeout = ep.entry_timeout = m->attr_timeout;
-		mnt_stat(m, &n, &ep.attr);
+		mnt_entry_of(m, &n, &ep);
 		pthread_rwlock_unlock(&m->lock);
 		fuse_reply_entry(req, &ep);
 		return;
@@ -824,8 +819,7 @@ void mnt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 }
 
 /* PATCH metadata.labels: {"KEY": value} or {"KEY": null}. */
-static int patch_label(fuse_req_t req, fuse_ino_t ino, const char *xname, const char *value,
-                       size_t size, int flags)
+static int patch_label(fuse_ino_t ino, const char *xname, const char *value, size_t size, int flags)
 {
 	mnt *m = mnt_g;
 	mnt_node n;
@@ -870,7 +864,7 @@ static int patch_label(fuse_req_t req, fuse_ino_t ino, const char *xname, const 
 		json_decref(p);
 		char *url = obj_url(m, ns, res, oname);
 		long code = send_obj(m, res, "PATCH", url, "application/merge-patch+json", body,
-		                     strlen(body), &e);
+		                     strlen(body), NULL, &e);
 		free(url);
 		free(body);
 		if (code < 200 || code >= 300)
@@ -878,17 +872,16 @@ static int patch_label(fuse_req_t req, fuse_ino_t ino, const char *xname, const 
 	}
 	free(val);
 	free(oname);
-	(void)req;
 	return rc;
 }
 
 void mnt_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                      size_t size, int flags)
 {
-	fuse_reply_err(req, -patch_label(req, ino, name, value ? value : "", size, flags));
+	fuse_reply_err(req, -patch_label(ino, name, value ? value : "", size, flags));
 }
 
 void mnt_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	fuse_reply_err(req, -patch_label(req, ino, name, NULL, 0, 0));
+	fuse_reply_err(req, -patch_label(ino, name, NULL, 0, 0));
 }
