@@ -4,6 +4,7 @@
  * 410 Expired relists and turns the difference into events; an unreachable
  * server is retried with back-off while the cache keeps answering.
  */
+#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,16 +81,9 @@ static int list_res(mnt *m, int res, uint64_t *rv, mnt_map *seen, mnt_origin ori
 		const char *c = json_string_value(
 		    json_object_get(json_object_get(list, "metadata"), "continue"));
 		if (c && c[0]) {
-			char *esc = NULL;
-			k9_buf b = {0};
-			for (const char *p = c; *p; p++)
-				if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-				    (*p >= '0' && *p <= '9') || strchr("-._~", *p))
-					buf_append(&b, p, 1);
-				else
-					buf_printf(&b, "%%%02X", (unsigned char)*p);
-			esc = buf_steal(&b, NULL);
-			cont = esc;
+			char *esc = curl_easy_escape(NULL, c, 0);
+			cont = xstrdup(esc);
+			curl_free(esc);
 		}
 		json_decref(list);
 		if (total >= 50000 && total % 50000 < 1000)
