@@ -484,31 +484,29 @@ static int finish(sq_store *s, wreq *r, store_obj *out, k9_err *e)
 	return rc;
 }
 
-int sq_create(store *st, const char *key, const json_t *obj, store_obj *out, k9_err *e)
+/* Encode obj into r, then run it (create and update). */
+static int write_obj(sq_store *s, wreq *r, const json_t *obj, store_obj *out, k9_err *e)
 {
-	sq_store *s = sq(st);
-	wreq r = {.op = OP_CREATE, .key = key};
 	if (out)
 		memset(out, 0, sizeof *out);
-	if (prepare(s, obj, &r, e) < 0) {
-		req_free(&r);
+	if (prepare(s, obj, r, e) < 0) {
+		req_free(r);
 		return -1;
 	}
-	return finish(s, &r, out, e);
+	return finish(s, r, out, e);
+}
+
+int sq_create(store *st, const char *key, const json_t *obj, store_obj *out, k9_err *e)
+{
+	wreq r = {.op = OP_CREATE, .key = key};
+	return write_obj(sq(st), &r, obj, out, e);
 }
 
 int sq_update(store *st, const char *key, int64_t expect_rev, const json_t *obj, store_obj *out,
               k9_err *e)
 {
-	sq_store *s = sq(st);
 	wreq r = {.op = OP_UPDATE, .key = key, .expect = expect_rev};
-	if (out)
-		memset(out, 0, sizeof *out);
-	if (prepare(s, obj, &r, e) < 0) {
-		req_free(&r);
-		return -1;
-	}
-	return finish(s, &r, out, e);
+	return write_obj(sq(st), &r, obj, out, e);
 }
 
 int sq_del(store *st, const char *key, int64_t expect_rev, store_obj *out, k9_err *e)
