@@ -60,7 +60,7 @@ typedef struct srv_req {
 	srv_target target;
 	char ns[254]; /* "" = all namespaces / cluster-scoped */
 	char name[254];
-	char sub[32]; /* subresource: status, scale, finalize, "" */
+	char sub[32]; /* subresource: status, scale, finalize, binding, "" */
 	bool watch;   /* ?watch=true or /watch/ path */
 	/* query parameters (NULL when absent) */
 	const char *label_selector, *field_selector, *resource_version, *cont, *dry_run;

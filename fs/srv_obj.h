@@ -37,5 +37,6 @@ int srv_create(srv_req *r, srv_resp *out, k9_err *e);
 int srv_update(srv_req *r, srv_resp *out, k9_err *e);
 int srv_delete(srv_req *r, srv_resp *out, k9_err *e);
 int srv_get_scale(srv_req *r, srv_resp *out, k9_err *e);
+int srv_bind(srv_req *r, srv_resp *out, k9_err *e);
 
 #endif

@@ -233,7 +233,7 @@ int srv_handle_resource(srv_req *r, srv_resp *out, k9_err *e)
 	if (!strcmp(v, "list"))
 		return srv_list(r, out, e);
 	if (!strcmp(v, "create"))
-		return srv_create(r, out, e);
+		return !strcmp(r->sub, "binding") ? srv_bind(r, out, e) : srv_create(r, out, e);
 	if (!strcmp(v, "update") || !strcmp(v, "patch"))
 		return srv_update(r, out, e);
 	if (!strcmp(v, "delete"))

@@ -36,7 +36,7 @@ static const char *verb_for(const srv_req *r)
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
 		return r->target == R_OBJECT ? "get" : r->watch ? "watch" : "list";
 	if (!strcmp(m, "POST"))
-		return r->target == R_COLLECTION ? "create" : NULL;
+		return r->target == R_COLLECTION || !strcmp(r->sub, "binding") ? "create" : NULL;
 	if (!strcmp(m, "PUT"))
 		return r->target == R_OBJECT ? "update" : NULL;
 	if (!strcmp(m, "PATCH"))
@@ -112,6 +112,7 @@ int srv_route(srv_req *r, k9_err *e)
 	if (sub[0]) {
 		int okay = (!strcmp(sub, "status") && r->kind->has_status) ||
 		           (!strcmp(sub, "scale") && r->kind->has_scale) ||
+		           (!strcmp(sub, "binding") && !strcmp(r->kind->plural, "pods")) ||
 		           (!strcmp(sub, "finalize") && !strcmp(r->kind->plural, "namespaces"));
 		if (!okay)
 			return not_found(e);

@@ -130,7 +130,7 @@ static json_t *admit(const srv_req *r, json_t *o, const json_t *old, const obj_l
 	int rc = old ? obj_validate_update(r->kind, o, old, lines, e)
 	             : obj_validate(r->kind, o, lines, e);
 	bool body_is_object = (!strcmp(r->verb, "create") || !strcmp(r->verb, "update")) &&
-	                      strcmp(r->sub, "scale") && r->body_len;
+	                      !r->sub[0] && r->body_len;
 	if (rc < 0 && !lines && e->code == 422 && body_is_object) {
 		obj_lines *l = NULL;
 		k9_err e2 = {0};
@@ -221,6 +221,8 @@ static void carry_over(const srv_req *r, json_t *nw, const json_t *cur)
 		else
 			json_object_del(nm, keep[i]);
 	}
+	if (!strcmp(r->sub, "binding"))
+		return; /* built from the current object by build_binding */
 	if (!strcmp(r->sub, "status")) {
 		/* Only the status changes through /status. */
 		json_t *status = json_incref(json_object_get(nw, "status"));
@@ -506,6 +508,83 @@ int srv_update(srv_req *r, srv_resp *out, k9_err *e)
 		return 0;
 	}
 	return update_loop(r, !strcmp(r->method, "PATCH") ? build_patch : build_put, NULL, out, e);
+}
+
+/*
+ * The binding subresource (POST pods/NAME/binding, what schedulers use):
+ * sets spec.nodeName and the PodScheduled condition, only when the pod has no
+ * node yet, so a pod is never bound twice.
+ */
+static json_t *build_binding(srv_req *r, const json_t *cur, void *arg, obj_lines **lines,
+                             k9_err *e)
+{
+	(void)arg;
+	(void)lines;
+	json_t *b = srv_decode_body(r, NULL, e);
+	if (!b)
+		return NULL;
+	const char *node = json_string_value(json_object_get(json_object_get(b, "target"), "name"));
+	const char *kind = json_string_value(json_object_get(b, "kind"));
+	json_t *spec = json_object_get(cur, "spec");
+	const char *have = json_string_value(json_object_get(spec, "nodeName"));
+	json_t *nw = NULL;
+	if (kind && strcmp(kind, "Binding"))
+		k9_errf(e, 400, "BadRequest", "the kind in the data (%s) does not match Binding",
+		        kind);
+	else if (!node || !node[0])
+		k9_errf(e, 422, "Invalid",
+		        "Binding \"%s\" is invalid: target.name: Required value", r->name);
+	else if (have && have[0])
+		k9_errf(e, 409, "Conflict",
+		        "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already "
+		        "assigned to node \"%s\"",
+		        r->name, r->name, have);
+	else if (json_object_get(json_object_get(cur, "metadata"), "deletionTimestamp"))
+		k9_errf(e, 409, "Conflict",
+		        "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being "
+		        "deleted, cannot be assigned to a host",
+		        r->name, r->name);
+	else {
+		nw = json_deep_copy(cur);
+		json_object_del(srv_meta(nw), "resourceVersion");
+		json_object_set_new(json_object_get(nw, "spec"), "nodeName", json_string(node));
+		json_t *st = json_object_get(nw, "status");
+		if (!json_is_object(st)) {
+			st = json_object();
+			json_object_set_new(nw, "status", st);
+		}
+		json_t *conds = json_object_get(st, "conditions");
+		if (!json_is_array(conds)) {
+			conds = json_array();
+			json_object_set_new(st, "conditions", conds);
+		}
+		char ts[32];
+		timestamp_in(ts, sizeof ts, 0);
+		json_t *c = json_pack("{s:s,s:s,s:n,s:s}", "type", "PodScheduled", "status", "True",
+		                      "lastProbeTime", "lastTransitionTime", ts);
+		size_t i;
+		json_t *x;
+		json_array_foreach(conds, i, x) if (!strcmp(
+		    json_string_value(json_object_get(x, "type")) ?: "", "PodScheduled")) break;
+		if (i < json_array_size(conds))
+			json_array_set_new(conds, i, c);
+		else
+			json_array_append_new(conds, c);
+	}
+	json_decref(b);
+	return nw;
+}
+
+int srv_bind(srv_req *r, srv_resp *out, k9_err *e)
+{
+	if (update_loop(r, build_binding, NULL, out, e) < 0)
+		return -1;
+	free(out->body);
+	out->body = NULL;
+	srv_resp_json(out, 201,
+	              json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status", "apiVersion", "v1",
+	                        "metadata", "status", "Success", "code", 201));
+	return 0;
 }
 
 int srv_get_scale(srv_req *r, srv_resp *out, k9_err *e)

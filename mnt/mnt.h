@@ -5,7 +5,10 @@
  * The tree:
  *   /namespaces/NS/RESOURCE/NAME.yaml|.json   namespaced objects
  *   /RESOURCE/NAME.yaml|.json                 cluster-scoped ones (nodes, pvs)
+ *   NAME.status|.binding|.scale               subresources (unlisted; see mnt_sub.c)
  *   DIR/.events   blocking feed of changes     DIR/.errors  latest refusals
+ *   DIR/.watch    the same with the objects, in the Kubernetes watch format
+ *   /namespaces/RESOURCE.events|.watch          RESOURCE in every namespace (unlisted)
  *   RESOURCE/@SELECTOR/                         objects matching a label selector
  *
  * Inode numbers are structural, ino = id << 8 | sub: every entity (the cluster,
@@ -42,13 +45,17 @@ enum {
 	MNT_SUB_ERRORS = 4, /* DIR/.errors of "/" or of a namespace */
 	MNT_SUB_NSL_EVENTS = 5,
 	MNT_SUB_NSL_ERRORS = 6,
-	MNT_SUB_RES = 16, /* + 4 * r + {0 dir, 1 .events, 2 .errors} */
+	MNT_SUB_WATCH = 7, /* DIR/.watch of "/" or of a namespace */
+	MNT_SUB_NSL_WATCH = 8,
+	MNT_SUB_RES = 16, /* + 4 * r + {0 dir, 1 .events, 2 .errors, 3 .watch} */
+	/* of the cluster, for a namespaced r: 1 namespaces/R.events, 3 namespaces/R.watch */
 };
-/* Objects: 0 = NAME.yaml, 1 = NAME.json. Selector dirs: 0 dir, 1 .events. */
+/* Selector dirs: 0 dir, 1 .events, 2 .watch. Objects: */
+enum { MNT_OSUB_YAML, MNT_OSUB_JSON, MNT_OSUB_STATUS, MNT_OSUB_BINDING, MNT_OSUB_SCALE };
 
 #define MNT_INO(id, sub) (((uint64_t)(id) << 8) | (uint64_t)(sub))
 
-/* A refcounted immutable text (an object's YAML), shared with open files. */
+/* A refcounted immutable text (an object's YAML or JSON), shared with open files. */
 typedef struct mnt_blob {
 	atomic_int refs;
 	size_t len;
@@ -93,7 +100,7 @@ typedef struct mnt_obj {
 	char *name;
 	uint64_t rv;
 	mnt_blob *yaml;
-	_Atomic long json_len; /* -1 until someone asks */
+	mnt_blob *json; /* compact, one line with its newline */
 	json_t *labels;
 	struct timespec mtime, ctime;
 	int flags;
@@ -228,10 +235,10 @@ void mnt_file_path(const mnt *m, const mnt_ns *ns, int res, const char *file, ch
 void mnt_obj_path(const mnt *m, const mnt_obj *o, char *out, size_t n);
 /* 1 for "NAME.yaml", 2 for "NAME.json" (*stem = strlen(NAME)), 0 for other names. */
 int mnt_file_ext(const char *file, size_t *stem);
+/* MNT_OSUB_STATUS.. for "NAME.status" etc. when resource res serves it, else 0. */
+int mnt_sub_ext(const mnt *m, int res, const char *file, size_t *stem);
 /* The inode of the directory an object's file is in. */
 uint64_t mnt_obj_dir_ino(const mnt *m, const mnt_obj *o);
-/* JSON text of an object (from its YAML); malloc'd. */
-char *mnt_obj_json(const mnt_obj *o, size_t *len);
 
 /* --- watches (mnt_watch.c) --- */
 int mnt_sync_all(mnt *m, k9_err *e); /* the first list of every resource */
@@ -244,10 +251,13 @@ typedef struct mnt_evfilter {
 	uint64_t ns_id;
 	int res;
 	uint64_t sel_id;
+	bool watch; /* .watch: lines carry the objects */
 } mnt_evfilter;
-enum { MNT_EV_ALL, MNT_EV_NS, MNT_EV_RES, MNT_EV_SEL };
+enum { MNT_EV_ALL, MNT_EV_NS, MNT_EV_RES, MNT_EV_SEL, MNT_EV_RESALL };
+/* obj: the object's JSON as of this event (its last state for DELETED). */
 void mnt_events_publish(mnt *m, const char *type, const mnt_ns *ns, int res, const char *name,
-                        uint64_t rv, const json_t *old_labels, const json_t *new_labels);
+                        uint64_t rv, const json_t *old_labels, const json_t *new_labels,
+                        mnt_blob *obj);
 void *mnt_events_open(mnt *m, const mnt_evfilter *f);
 void mnt_events_read(mnt *m, void *h, fuse_req_t req, size_t size, bool nonblock);
 void mnt_events_poll(mnt *m, void *h, fuse_req_t req, struct fuse_pollhandle *ph);
@@ -297,7 +307,8 @@ typedef enum {
 	MNT_N_YAML,
 	MNT_N_JSON,
 	MNT_N_SELDIR,
-	MNT_N_SCRATCH
+	MNT_N_SCRATCH,
+	MNT_N_SUB /* NAME.status, NAME.binding, NAME.scale */
 } mnt_ntype;
 typedef struct mnt_node {
 	mnt_ntype t;
@@ -306,7 +317,8 @@ typedef struct mnt_node {
 	mnt_obj *obj;
 	mnt_seldir *sd;
 	mnt_scratch *sc;
-	mnt_evfilter ev; /* for .events */
+	mnt_evfilter ev; /* for .events and .watch */
+	int osub;        /* MNT_OSUB_* of an object's file */
 	uint64_t ino;
 } mnt_node;
 /* Resolve an inode (read lock held). */
@@ -327,12 +339,25 @@ typedef struct mnt_fh {
 	bool dirty, writable;
 	uint64_t ino;
 	void *events; /* .events reader */
+	int osub;     /* MNT_FH_SUB: which subresource */
 	/* where a write goes */
 	mnt_ns *ns;
 	int res;
 	char *name; /* object name, or the scratch file's name */
 } mnt_fh;
-enum { MNT_FH_OBJ, MNT_FH_SCRATCH, MNT_FH_EVENTS, MNT_FH_TEXT, MNT_FH_ECHO, MNT_FH_DIR };
+enum { MNT_FH_OBJ, MNT_FH_SCRATCH, MNT_FH_EVENTS, MNT_FH_TEXT, MNT_FH_ECHO, MNT_FH_DIR, MNT_FH_SUB };
+
+/* Requests about objects (mnt_write.c). */
+char *mnt_obj_url(mnt *m, const mnt_ns *ns, int res, const char *name); /* malloc'd */
+/* Record a refusal of path (relative to the mount) in .errors; returns -errno. */
+int mnt_refuse(mnt *m, mnt_ns *ns, int res, const char *path, k9_err *e);
+/* One request; an answer that is the object goes into the cache (*obj says so). */
+long mnt_send_obj(mnt *m, int res, const char *method, const char *url, const char *ctype,
+                  const char *body, size_t len, bool *obj, k9_err *e);
+
+/* Subresource files (mnt_sub.c): each write(2) is one request. */
+int mnt_sub_open(mnt *m, const mnt_node *n, mnt_fh *fh, bool wr);
+int mnt_sub_write(mnt *m, mnt_fh *fh, const char *buf, size_t size);
 
 /* Scratch files (mnt_write.c): the one named name in parent; an open of it ends. */
 mnt_scratch *mnt_scratch_get(mnt *m, uint64_t parent, const char *name);

@@ -122,20 +122,34 @@ uint64_t mnt_obj_dir_ino(const mnt *m, const mnt_obj *o)
 	return MNT_INO(o->ns == m->cluster ? 0 : o->ns->h.id, MNT_SUB_RES + 4 * o->res);
 }
 
-char *mnt_obj_json(const mnt_obj *o, size_t *len)
+int mnt_sub_ext(const mnt *m, int res, const char *file, size_t *stem)
 {
-	k9_err e;
-	json_t *j = obj_decode(o->yaml->data, o->yaml->len, NULL, &e);
-	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(j);
+	const char *dot = strrchr(file, '.');
+	if (!dot || dot == file || res < 0)
+		return 0;
+	*stem = (size_t)(dot - file);
+	const char *p = m->res[res].plural;
+	if (!strcmp(dot, ".status") && strcmp(p, "endpoints") && strcmp(p, "secrets") &&
+	    strcmp(p, "configmaps") && strcmp(p, "events"))
+		return MNT_OSUB_STATUS;
+	if (!strcmp(dot, ".binding") && !strcmp(p, "pods"))
+		return MNT_OSUB_BINDING;
+	if (!strcmp(dot, ".scale") && (!strcmp(p, "deployments") || !strcmp(p, "replicasets")))
+		return MNT_OSUB_SCALE;
+	return 0;
+}
+
+/* An object's compact JSON with a newline: what NAME.json and .watch serve. */
+static mnt_blob *json_blob(const json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!s)
-		s = xstrdup("{}");
+		return mnt_blob_new("{}\n", 3);
 	size_t l = strlen(s);
-	s = xrealloc(s, l + 2);
-	s[l++] = '\n';
-	s[l] = 0;
-	*len = l;
-	return s;
+	mnt_blob *b = mnt_blob_new(s, l + 1);
+	b->data[l] = '\n';
+	free(s);
+	return b;
 }
 
 static void parse_time(const char *s, struct timespec *ts)
@@ -151,6 +165,7 @@ static void obj_free(mnt *m, mnt_obj *o)
 {
 	mnt_ids_del(m, o->h.id);
 	mnt_blob_unref(o->yaml);
+	mnt_blob_unref(o->json);
 	json_decref(o->labels);
 	free(o->name);
 	free(o);
@@ -176,7 +191,8 @@ static void deleted(mnt *m, mnt_obj *cur, mnt_origin origin)
 {
 	char path[1024];
 	mnt_obj_path(m, cur, path, sizeof path);
-	mnt_events_publish(m, "DELETED", cur->ns, cur->res, cur->name, cur->rv, cur->labels, NULL);
+	mnt_events_publish(m, "DELETED", cur->ns, cur->res, cur->name, cur->rv, cur->labels, NULL,
+	                   cur->json);
 	if (cur->res == m->ns_res) {
 		mnt_ns *ns = mnt_ns_get(m, cur->name, false);
 		if (ns && announcing(m, origin)) {
@@ -241,8 +257,8 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		cur->ns = ns;
 		cur->res = res;
 		cur->name = xstrdup(name);
-		cur->json_len = -1;
 		cur->yaml = mnt_blob_new(y, ylen);
+		cur->json = json_blob(o);
 		cur->labels = json_is_object(labels) ? json_copy((json_t *)labels) : NULL;
 		cur->rv = rv;
 		clock_gettime(CLOCK_REALTIME, &cur->mtime);
@@ -267,7 +283,8 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 			}
 		}
 		if (origin != MNT_ORIGIN_LIST)
-			mnt_events_publish(m, "ADDED", ns, res, name, rv, NULL, cur->labels);
+			mnt_events_publish(m, "ADDED", ns, res, name, rv, NULL, cur->labels,
+			                   cur->json);
 		if (announcing(m, origin)) {
 			cur->flags |= MNT_OBJ_ANNOUNCE;
 			mnt_notify(m, MNT_NOTE_CREATE, path, MNT_INO(cur->h.id, 0));
@@ -276,7 +293,8 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		json_t *old = cur->labels;
 		mnt_blob_unref(cur->yaml);
 		cur->yaml = mnt_blob_new(y, ylen);
-		cur->json_len = -1;
+		mnt_blob_unref(cur->json);
+		cur->json = json_blob(o);
 		cur->labels = json_is_object(labels) ? json_copy((json_t *)labels) : NULL;
 		cur->rv = rv;
 		clock_gettime(CLOCK_REALTIME, &cur->mtime);
@@ -284,7 +302,7 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		cur->flags =
 		    (cur->flags & ~MNT_OBJ_TERMINATING) | (terminating ? MNT_OBJ_TERMINATING : 0);
 		mnt_obj_path(m, cur, path, sizeof path);
-		mnt_events_publish(m, "MODIFIED", ns, res, name, rv, old, cur->labels);
+		mnt_events_publish(m, "MODIFIED", ns, res, name, rv, old, cur->labels, cur->json);
 		json_decref(old);
 		if (origin != MNT_ORIGIN_LIST)
 			mnt_notify(m, announcing(m, origin) ? MNT_NOTE_MODIFY : MNT_NOTE_INVAL,

@@ -53,6 +53,15 @@ int mnt_resolve(mnt *m, uint64_t ino, mnt_node *n)
 			n->t = MNT_N_ERRORS;
 			n->res = m->ns_res;
 			return 0;
+		case MNT_SUB_WATCH:
+			n->t = MNT_N_EVENTS;
+			n->ev = (mnt_evfilter){.scope = MNT_EV_ALL, .watch = true};
+			return 0;
+		case MNT_SUB_NSL_WATCH:
+			n->t = MNT_N_EVENTS;
+			n->res = m->ns_res;
+			n->ev = (mnt_evfilter){.scope = MNT_EV_RES, .res = m->ns_res, .watch = true};
+			return 0;
 		}
 	}
 	mnt_hdr *h = id ? mnt_ids_get(m, id, MNT_ENT_NS) : (mnt_hdr *)m->cluster;
@@ -73,9 +82,10 @@ int mnt_resolve(mnt *m, uint64_t ino, mnt_node *n)
 			n->t = MNT_N_NSDIR;
 			return 0;
 		}
-		if (!cl && sub == MNT_SUB_EVENTS) {
+		if (!cl && (sub == MNT_SUB_EVENTS || sub == MNT_SUB_WATCH)) {
 			n->t = MNT_N_EVENTS;
-			n->ev = (mnt_evfilter){.scope = MNT_EV_NS, .ns_id = ns->h.id};
+			n->ev = (mnt_evfilter){
+			    .scope = MNT_EV_NS, .ns_id = ns->h.id, .watch = sub == MNT_SUB_WATCH};
 			return 0;
 		}
 		if (!cl && sub == MNT_SUB_ERRORS) {
@@ -85,31 +95,48 @@ int mnt_resolve(mnt *m, uint64_t ino, mnt_node *n)
 		if (sub < MNT_SUB_RES)
 			return -ENOENT;
 		int r = (sub - MNT_SUB_RES) / 4, k = (sub - MNT_SUB_RES) % 4;
-		if (r >= m->nres || r == m->ns_res || m->res[r].namespaced == cl || k > 2)
+		if (r >= m->nres || r == m->ns_res)
 			return -ENOENT;
 		n->res = r;
-		n->t = k == 0 ? MNT_N_RESDIR : k == 1 ? MNT_N_EVENTS : MNT_N_ERRORS;
-		n->ev = (mnt_evfilter){.scope = MNT_EV_RES, .ns_id = cl ? 0 : ns->h.id, .res = r};
+		if (cl && m->res[r].namespaced) {
+			/* namespaces/R.events and namespaces/R.watch: R in every namespace */
+			if (k != 1 && k != 3)
+				return -ENOENT;
+			n->t = MNT_N_EVENTS;
+			n->ev = (mnt_evfilter){.scope = MNT_EV_RESALL, .res = r, .watch = k == 3};
+			return 0;
+		}
+		if (m->res[r].namespaced == cl)
+			return -ENOENT;
+		n->t = k == 0 ? MNT_N_RESDIR : k == 2 ? MNT_N_ERRORS : MNT_N_EVENTS;
+		n->ev = (mnt_evfilter){
+		    .scope = MNT_EV_RES, .ns_id = cl ? 0 : ns->h.id, .res = r, .watch = k == 3};
 		return 0;
 	}
 	case MNT_ENT_OBJ: {
 		mnt_obj *o = (mnt_obj *)h;
-		if (sub > 1)
+		if (sub > MNT_OSUB_SCALE)
 			return -ENOENT;
-		node_res(n, sub ? MNT_N_JSON : MNT_N_YAML, o->ns, o->res, ino);
+		node_res(n,
+		         sub == MNT_OSUB_YAML   ? MNT_N_YAML
+		         : sub == MNT_OSUB_JSON ? MNT_N_JSON
+		                                : MNT_N_SUB,
+		         o->ns, o->res, ino);
 		n->obj = o;
+		n->osub = (int)sub;
 		return 0;
 	}
 	case MNT_ENT_SEL: {
 		mnt_seldir *sd = (mnt_seldir *)h;
-		if (sub > 1)
+		if (sub > 2)
 			return -ENOENT;
 		node_res(n, sub ? MNT_N_EVENTS : MNT_N_SELDIR, sd->ns, sd->res, ino);
 		n->sd = sd;
 		n->ev = (mnt_evfilter){.scope = MNT_EV_SEL,
 		                       .ns_id = sd->ns == m->cluster ? 0 : sd->ns->h.id,
 		                       .res = sd->res,
-		                       .sel_id = sd->h.id};
+		                       .sel_id = sd->h.id,
+		                       .watch = sub == 2};
 		return 0;
 	}
 	case MNT_ENT_SCRATCH: {
@@ -130,20 +157,25 @@ static bool is_dir(mnt_ntype t)
 	       t == MNT_N_SELDIR;
 }
 
-/* The inode of DIR/.events (k 1) or DIR/.errors (k 2) of directory p. */
+/* The special files of every directory, in the order of special_ino's k. */
+static const char *const specials[] = {NULL, ".events", ".errors", ".watch"};
+
+/* The inode of DIR/.events (k 1), DIR/.errors (k 2) or DIR/.watch (k 3) of directory p. */
 static uint64_t special_ino(mnt *m, const mnt_node *p, int k)
 {
+	static const unsigned root[] = {0, MNT_SUB_EVENTS, MNT_SUB_ERRORS, MNT_SUB_WATCH};
+	static const unsigned nsl[] = {0, MNT_SUB_NSL_EVENTS, MNT_SUB_NSL_ERRORS, MNT_SUB_NSL_WATCH};
 	switch (p->t) {
 	case MNT_N_ROOT:
-		return MNT_INO(0, k == 1 ? MNT_SUB_EVENTS : MNT_SUB_ERRORS);
+		return MNT_INO(0, root[k]);
 	case MNT_N_NSLIST:
-		return MNT_INO(0, k == 1 ? MNT_SUB_NSL_EVENTS : MNT_SUB_NSL_ERRORS);
+		return MNT_INO(0, nsl[k]);
 	case MNT_N_NSDIR:
-		return MNT_INO(p->ns->h.id, k == 1 ? MNT_SUB_EVENTS : MNT_SUB_ERRORS);
+		return MNT_INO(p->ns->h.id, root[k]);
 	case MNT_N_RESDIR:
 		return MNT_INO(p->ns == m->cluster ? 0 : p->ns->h.id, MNT_SUB_RES + 4 * p->res + k);
 	case MNT_N_SELDIR:
-		return k == 1 ? MNT_INO(p->sd->h.id, 1) : 0;
+		return k == 1 ? MNT_INO(p->sd->h.id, 1) : k == 3 ? MNT_INO(p->sd->h.id, 2) : 0;
 	default:
 		return 0;
 	}
@@ -188,12 +220,13 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 		return -ENOENT;
 	if (!is_dir(p.t))
 		return -ENOTDIR;
-	if (!strcmp(name, ".events") || !strcmp(name, ".errors")) {
-		uint64_t ino = special_ino(m, &p, name[3] == 'e' ? 1 : 2);
-		return ino ? mnt_resolve(m, ino, n) : -ENOENT;
-	}
+	for (int k = 1; k <= 3; k++)
+		if (!strcmp(name, specials[k])) {
+			uint64_t ino = special_ino(m, &p, k);
+			return ino ? mnt_resolve(m, ino, n) : -ENOENT;
+		}
 	size_t stem;
-	int ext = mnt_file_ext(name, &stem);
+	int ext = mnt_file_ext(name, &stem), osub = 0;
 	switch (p.t) {
 	case MNT_N_ROOT:
 		if (!strcmp(name, "namespaces"))
@@ -203,13 +236,23 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 			    !strcmp(name, m->res[r].plural))
 				return mnt_resolve(m, MNT_INO(0, MNT_SUB_RES + 4 * r), n);
 		break;
-	case MNT_N_NSLIST:
+	case MNT_N_NSLIST: {
 		if (!ext) {
 			mnt_ns *ns = mnt_map_get(&m->nss, name);
 			if (ns && ns_visible_to(ns, notifier))
 				return mnt_resolve(m, MNT_INO(ns->h.id, MNT_SUB_NSDIR), n);
 		}
+		/* R.events and R.watch: R in every namespace */
+		const char *dot = strrchr(name, '.');
+		for (int r = 0; dot && r < m->nres; r++)
+			if (m->res[r].namespaced &&
+			    strlen(m->res[r].plural) == (size_t)(dot - name) &&
+			    !strncmp(name, m->res[r].plural, (size_t)(dot - name)) &&
+			    (!strcmp(dot, ".events") || !strcmp(dot, ".watch")))
+				return mnt_resolve(
+				    m, MNT_INO(0, MNT_SUB_RES + 4 * r + (dot[1] == 'e' ? 1 : 3)), n);
 		break;
+	}
 	case MNT_N_NSDIR:
 		for (int r = 0; r < m->nres; r++)
 			if (m->res[r].namespaced && !strcmp(name, m->res[r].plural))
@@ -225,13 +268,16 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 	default:
 		break;
 	}
-	if (ext && (p.t == MNT_N_RESDIR || p.t == MNT_N_NSLIST || p.t == MNT_N_SELDIR)) {
+	if (!ext && !notifier && (p.t == MNT_N_RESDIR || p.t == MNT_N_NSLIST))
+		osub = mnt_sub_ext(m, p.res, name, &stem);
+	if ((ext || osub) &&
+	    (p.t == MNT_N_RESDIR || p.t == MNT_N_NSLIST || p.t == MNT_N_SELDIR)) {
 		char *oname = xstrndup(name, stem);
 		mnt_obj *o = mnt_map_get(&p.ns->res[p.res], oname);
 		free(oname);
 		if (o && mnt_obj_visible(o, notifier) &&
 		    (p.t != MNT_N_SELDIR || sel_match_labels(p.sd->sel, o->labels)))
-			return mnt_resolve(m, MNT_INO(o->h.id, ext == 2), n);
+			return mnt_resolve(m, MNT_INO(o->h.id, osub ? osub : ext == 2), n);
 	}
 	mnt_scratch *sc = mnt_scratch_get(m, parent, name);
 	if (sc)
@@ -260,15 +306,11 @@ void mnt_stat(mnt *m, const mnt_node *n, struct stat *st)
 			st->st_size = (off_t)o->yaml->len;
 			atomic_store(&o->reported_rv, o->rv);
 			atomic_store(&o->size_stale, false);
+		} else if (n->t == MNT_N_JSON) {
+			st->st_size = (off_t)o->json->len;
 		} else {
-			long jl = atomic_load(&o->json_len);
-			if (jl < 0) {
-				size_t l;
-				free(mnt_obj_json(o, &l));
-				jl = (long)l;
-				atomic_store(&o->json_len, jl);
-			}
-			st->st_size = jl;
+			/* subresources: the scale reads as its replica count, the others write only */
+			st->st_mode = S_IFREG | (n->osub == MNT_OSUB_SCALE ? 0644 : 0200);
 		}
 		t = o->mtime;
 	} else if (n->sc) {
@@ -294,7 +336,8 @@ void mnt_stat(mnt *m, const mnt_node *n, struct stat *st)
  */
 static double node_timeout(const mnt *m, const mnt_node *n)
 {
-	return n->t == MNT_N_SCRATCH || n->t == MNT_N_ERRORS || n->t == MNT_N_EVENTS
+	return n->t == MNT_N_SCRATCH || n->t == MNT_N_ERRORS || n->t == MNT_N_EVENTS ||
+	               n->t == MNT_N_SUB
 	           ? 0
 	           : m->attr_timeout;
 }
@@ -431,11 +474,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	dpush(m, d, ".", &p);
 	dpush(m, d, "..", &p); /* the kernel fills in the parent */
-	const char *special[] = {".events", ".errors"};
-	for (int k = 1; k <= 2; k++) {
+	for (int k = 1; k <= 3; k++) {
 		uint64_t si = special_ino(m, &p, k);
 		if (si && mnt_resolve(m, si, &n) == 0)
-			dpush(m, d, special[k - 1], &n);
+			dpush(m, d, specials[k], &n);
 	}
 	struct dfill f = {.m = m, .d = d, .dir = &p, .parent = ino};
 	switch (p.t) {
@@ -559,29 +601,21 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			} else if (wr) {
 				fh->kind = MNT_FH_OBJ;
 				fh->writable = true;
-				if (!(fi->flags & O_TRUNC)) {
-					if (n.t == MNT_N_YAML) {
-						buf_append(&fh->wr, n.obj->yaml->data,
-						           n.obj->yaml->len);
-					} else {
-						size_t l;
-						char *j = mnt_obj_json(n.obj, &l);
-						buf_append(&fh->wr, j, l);
-						free(j);
-					}
-				}
+				mnt_blob *b = n.t == MNT_N_YAML ? n.obj->yaml : n.obj->json;
+				if (!(fi->flags & O_TRUNC))
+					buf_append(&fh->wr, b->data, b->len);
 			} else {
 				fh->kind = MNT_FH_OBJ;
 				if (n.t == MNT_N_YAML) {
 					fh->rd = mnt_blob_ref(n.obj->yaml);
 					cached = page_cache_ok(n.obj, fi);
 				} else {
-					size_t l;
-					char *j = mnt_obj_json(n.obj, &l);
-					fh->rd = mnt_blob_new(j, l);
-					free(j);
+					fh->rd = mnt_blob_ref(n.obj->json);
 				}
 			}
+			break;
+		case MNT_N_SUB:
+			rc = mnt_sub_open(m, &n, fh, wr);
 			break;
 		case MNT_N_SCRATCH:
 			fh->kind = MNT_FH_SCRATCH;
@@ -658,7 +692,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	default:
-		if (fh->writable) {
+		if (fh->writable && fh->kind != MNT_FH_SUB) {
 			p = fh->wr.data;
 			len = fh->wr.len;
 		} else if (fh->rd) {

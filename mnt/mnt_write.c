@@ -24,7 +24,7 @@
 #endif
 
 /* "/api/v1/namespaces/NS/pods[/NAME]" */
-static char *obj_url(mnt *m, const mnt_ns *ns, int res, const char *name)
+char *mnt_obj_url(mnt *m, const mnt_ns *ns, int res, const char *name)
 {
 	const mnt_res *r = &m->res[res];
 	k9_buf b = {0};
@@ -38,7 +38,7 @@ static char *obj_url(mnt *m, const mnt_ns *ns, int res, const char *name)
 }
 
 /* Record a refusal of path (relative to the mount) in its directory's .errors. */
-static int refuse(mnt *m, mnt_ns *ns, int res, const char *path, k9_err *e)
+int mnt_refuse(mnt *m, mnt_ns *ns, int res, const char *path, k9_err *e)
 {
 	char *msg = xasprintf("%s/%s: %s", m->mountpoint, path, e->msg);
 	mnt_errors_add(m, ns, res, msg);
@@ -52,7 +52,7 @@ static int refuse(mnt *m, mnt_ns *ns, int res, const char *path, k9_err *e)
  * was, without deletionTimestamp), else as its new state. *obj (may be NULL)
  * says whether the answer was the object.
  */
-static long send_obj(mnt *m, int res, const char *method, const char *url, const char *ctype,
+long mnt_send_obj(mnt *m, int res, const char *method, const char *url, const char *ctype,
                      const char *body, size_t len, bool *obj, k9_err *e)
 {
 	k9_buf out = {0};
@@ -166,8 +166,8 @@ static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, k9_err *e)
 	len = strlen(body);
 	long code = -1;
 	for (int attempt = 0; attempt < 3; attempt++) {
-		char *url = obj_url(m, ns, res, exists ? name : NULL);
-		code = send_obj(m, res, exists ? "PUT" : "POST", url, "application/json", body, len,
+		char *url = mnt_obj_url(m, ns, res, exists ? name : NULL);
+		code = mnt_send_obj(m, res, exists ? "PUT" : "POST", url, "application/json", body, len,
 		                NULL, e);
 		free(url);
 		if (exists && code == 404)
@@ -191,7 +191,7 @@ int mnt_apply_file(mnt *m, mnt_ns *ns, int res, const char *name, const char *te
 	if (!len)
 		k9_errf(&e, 400, "BadRequest", "the file is empty");
 	if (!o || prepare(m, ns, res, name, o, lines, 0, &e) < 0 || send_doc(m, ns, res, o, &e) < 0)
-		rc = refuse(m, ns, res, path, &e);
+		rc = mnt_refuse(m, ns, res, path, &e);
 	json_decref(o);
 	obj_lines_free(lines);
 	return rc;
@@ -219,12 +219,12 @@ int mnt_apply_stream(mnt *m, mnt_ns *ns, const char *text, size_t len, const cha
 	size_t i;
 	json_t *o;
 	if (!docs) {
-		rc = refuse(m, ns, -1, path, &e);
+		rc = mnt_refuse(m, ns, -1, path, &e);
 		goto out;
 	}
 	if (!json_array_size(docs)) {
 		k9_errf(&e, 400, "BadRequest", "the file has no documents");
-		rc = refuse(m, ns, -1, path, &e);
+		rc = mnt_refuse(m, ns, -1, path, &e);
 		goto out;
 	}
 	/* every document must be acceptable before any is sent */
@@ -236,13 +236,13 @@ int mnt_apply_stream(mnt *m, mnt_ns *ns, const char *text, size_t len, const cha
 			        "document %zu (line %d): apiVersion and kind must name a served "
 			        "resource",
 			        i + 1, line_of(lines, i, ""));
-			rc = refuse(m, ns, -1, path, &e);
+			rc = mnt_refuse(m, ns, -1, path, &e);
 			goto out;
 		}
 		if (prepare(m, m->res[r].namespaced ? ns : m->cluster, r, NULL, o, lines, i, &e) <
 		    0) {
 			k9_err_prefix(&e, "document %zu", i + 1);
-			rc = refuse(m, ns, -1, path, &e);
+			rc = mnt_refuse(m, ns, -1, path, &e);
 			goto out;
 		}
 	}
@@ -251,7 +251,7 @@ int mnt_apply_stream(mnt *m, mnt_ns *ns, const char *text, size_t len, const cha
 		int r = res_of_doc(m, o);
 		if (send_doc(m, m->res[r].namespaced ? ns : m->cluster, r, o, &e) < 0) {
 			k9_err_prefix(&e, "document %zu", i + 1);
-			rc = refuse(m, ns, -1, path, &e);
+			rc = mnt_refuse(m, ns, -1, path, &e);
 		}
 	}
 out:
@@ -424,6 +424,14 @@ void mnt_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	case MNT_FH_ECHO:
 		fuse_reply_write(req, size);
 		return;
+	case MNT_FH_SUB: {
+		int rc = fh->writable ? mnt_sub_write(m, fh, buf, size) : -EBADF;
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_write(req, size);
+		return;
+	}
 	case MNT_FH_SCRATCH: {
 		pthread_rwlock_wrlock(&m->lock);
 		mnt_scratch *sc = mnt_ids_get(m, ino >> 8, MNT_ENT_SCRATCH);
@@ -555,15 +563,20 @@ void mnt_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_se
 }
 
 /* DELETE an object; the answer (the object terminating, or a Status) updates the cache. */
-static int delete_obj(mnt *m, mnt_ns *ns, int res, const char *name, const char *path)
+static int delete_obj(mnt *m, mnt_ns *ns, int res, const char *name, bool now, const char *path)
 {
 	k9_err e;
 	bool obj;
-	char *url = obj_url(m, ns, res, name);
-	long code = send_obj(m, res, "DELETE", url, NULL, NULL, 0, &obj, &e);
+	char *url = mnt_obj_url(m, ns, res, name);
+	if (now) {
+		char *u = xasprintf("%s?gracePeriodSeconds=0", url);
+		free(url);
+		url = u;
+	}
+	long code = mnt_send_obj(m, res, "DELETE", url, NULL, NULL, 0, &obj, &e);
 	free(url);
 	if (code < 200 || code >= 300)
-		return refuse(m, ns, res, path, &e);
+		return mnt_refuse(m, ns, res, path, &e);
 	if (!obj) /* a Status: it is gone */
 		mnt_cache_forget(m, res, ns->name, name);
 	return 0;
@@ -600,10 +613,13 @@ void mnt_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		case MNT_N_JSON: {
 			mnt_ns *ns = n.ns;
 			int res = n.res;
+			/* a pod already terminating goes at once: how a node finishes it */
+			bool now = (n.obj->flags & MNT_OBJ_TERMINATING) &&
+			           !strcmp(m->res[res].plural, "pods");
 			char *oname = xstrdup(n.obj->name), path[1024];
 			mnt_file_path(m, ns, res, name, path, sizeof path);
 			pthread_rwlock_unlock(&m->lock);
-			rc = delete_obj(m, ns, res, oname, path);
+			rc = delete_obj(m, ns, res, oname, now, path);
 			free(oname);
 			fuse_reply_err(req, -rc);
 			return;
@@ -617,24 +633,47 @@ void mnt_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 }
 
 struct busy {
-	bool busy;
+	bool busy, terminating_too;
 };
 
 static void busy_obj(void *val, void *arg)
 {
 	mnt_obj *o = val;
-	if (mnt_obj_visible(o, false) && !(o->flags & MNT_OBJ_TERMINATING))
-		((struct busy *)arg)->busy = true;
+	struct busy *b = arg;
+	if (mnt_obj_visible(o, false) && (b->terminating_too || !(o->flags & MNT_OBJ_TERMINATING)))
+		b->busy = true;
 }
 
-/* Does (ns, res) - or all of ns when res < 0 - hold objects not being deleted? */
-static bool dir_busy(mnt *m, mnt_ns *ns, int res)
+/*
+ * Does (ns, res) - or all of ns when res < 0 - hold objects not being deleted
+ * (or any objects at all, with terminating_too)?
+ */
+static bool dir_busy(mnt *m, mnt_ns *ns, int res, bool terminating_too)
 {
-	struct busy b = {false};
+	struct busy b = {false, terminating_too};
 	for (int r = 0; r < m->nres && !b.busy; r++)
 		if ((res < 0 && m->res[r].namespaced) || r == res)
 			mnt_map_each(&ns->res[r], busy_obj, &b);
 	return b.busy;
+}
+
+/* Finish deleting an empty terminating namespace: PUT .../finalize without "kubernetes". */
+static int finalize_ns(mnt *m, const char *name, const char *path)
+{
+	k9_err e;
+	char *url = mnt_obj_url(m, m->cluster, m->ns_res, name);
+	char *u = xasprintf("%s/finalize", url);
+	char *body = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":"
+	                       "{\"name\":\"%s\"},\"spec\":{\"finalizers\":[]}}",
+	                       name);
+	long code = mnt_send_obj(m, m->ns_res, "PUT", u, "application/json", body, strlen(body),
+	                         NULL, &e);
+	free(body);
+	free(u);
+	free(url);
+	if (code < 200 || code >= 300)
+		return mnt_refuse(m, m->cluster, m->ns_res, path, &e);
+	return 0;
 }
 
 void mnt_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -651,20 +690,23 @@ void mnt_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			rc = -ENOENT;
 	} else if (rc == 0 && n.t == MNT_N_NSDIR) {
 		mnt_ns *ns = n.ns;
-		if (dir_busy(m, ns, -1)) {
+		/* a terminating namespace with nothing left in it is finalized */
+		bool finish = ns->obj && (ns->obj->flags & MNT_OBJ_TERMINATING);
+		if (dir_busy(m, ns, -1, finish)) {
 			rc = -ENOTEMPTY;
 		} else {
 			char path[600];
 			snprintf(path, sizeof path, "namespaces/%s", ns->name);
 			char *nm = xstrdup(ns->name);
 			pthread_rwlock_unlock(&m->lock);
-			rc = delete_obj(m, m->cluster, m->ns_res, nm, path);
+			rc = finish ? finalize_ns(m, nm, path)
+			            : delete_obj(m, m->cluster, m->ns_res, nm, false, path);
 			free(nm);
 			fuse_reply_err(req, -rc);
 			return;
 		}
 	} else if (rc == 0 && n.t == MNT_N_RESDIR) {
-		rc = dir_busy(m, n.ns, n.res) ? -ENOTEMPTY : 0; /* it stays, empty */
+		rc = dir_busy(m, n.ns, n.res, false) ? -ENOTEMPTY : 0; /* it stays, empty */
 	} else if (rc == 0 && n.t != MNT_N_SELDIR) {
 		rc = n.t == MNT_N_ROOT || n.t == MNT_N_NSLIST ? -EBUSY : -ENOTDIR;
 	}
@@ -701,7 +743,7 @@ void mnt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 			char path[1024];
 			mnt_file_path(m, p.ns, p.res, name, path, sizeof path);
 			pthread_rwlock_unlock(&m->lock);
-			fuse_reply_err(req, -refuse(m, p.ns, p.res, path, &e));
+			fuse_reply_err(req, -mnt_refuse(m, p.ns, p.res, path, &e));
 			return;
 		}
 		mnt_resolve(m, MNT_INO(sd->h.id, 0), &n);
@@ -722,13 +764,13 @@ void mnt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	                      "metadata", "name", name);
 	char *body = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	long code = send_obj(m, m->ns_res, "POST", "/api/v1/namespaces", "application/json", body,
+	long code = mnt_send_obj(m, m->ns_res, "POST", "/api/v1/namespaces", "application/json", body,
 	                     strlen(body), NULL, &e);
 	free(body);
 	if (code < 200 || code >= 300) {
 		char path[600];
 		snprintf(path, sizeof path, "namespaces/%s", name);
-		fuse_reply_err(req, -refuse(m, m->cluster, m->ns_res, path, &e));
+		fuse_reply_err(req, -mnt_refuse(m, m->cluster, m->ns_res, path, &e));
 		return;
 	}
 	pthread_rwlock_rdlock(&m->lock);
@@ -767,7 +809,7 @@ void mnt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 		char path[1024];
 		mnt_file_path(m, src.ns, src.res, name, path, sizeof path);
 		pthread_rwlock_unlock(&m->lock);
-		refuse(m, src.ns, src.res, path, &e);
+		mnt_refuse(m, src.ns, src.res, path, &e);
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -856,19 +898,19 @@ static int patch_label(fuse_ino_t ino, const char *xname, const char *value, siz
 	if (why) {
 		k9_errf(&e, 422, "Invalid", "label %s%s%s: %s", key, val ? "=" : "", val ? val : "",
 		        why);
-		rc = refuse(m, ns, res, path, &e);
+		rc = mnt_refuse(m, ns, res, path, &e);
 	} else {
 		json_t *p = json_pack("{s:{s:{s:o}}}", "metadata", "labels", key,
 		                      val ? json_string(val) : json_null());
 		char *body = json_dumps(p, JSON_COMPACT);
 		json_decref(p);
-		char *url = obj_url(m, ns, res, oname);
-		long code = send_obj(m, res, "PATCH", url, "application/merge-patch+json", body,
+		char *url = mnt_obj_url(m, ns, res, oname);
+		long code = mnt_send_obj(m, res, "PATCH", url, "application/merge-patch+json", body,
 		                     strlen(body), NULL, &e);
 		free(url);
 		free(body);
 		if (code < 200 || code >= 300)
-			rc = refuse(m, ns, res, path, &e);
+			rc = mnt_refuse(m, ns, res, path, &e);
 	}
 	free(val);
 	free(oname);

@@ -1,0 +1,164 @@
+/*
+ * mnt_sub.c - subresource files beside an object's NAME.yaml, unlisted like
+ * NAME.json:
+ *
+ *   NAME.status    (write)  a document whose status: replaces the object's
+ *                           status (a merge patch of /status; a
+ *                           metadata.resourceVersion in it makes it conditional)
+ *   NAME.binding   (write)  pods: a node name, or a Binding document; binds
+ *                           the pod to that node unless it already has one
+ *   NAME.scale     (read, write)  deployments, replicasets: the replica count
+ *
+ * As in sysfs or a Plan 9 ctl file, each write(2) is one request and fails
+ * with the request's errno, so `echo 3 > web.scale` reports a refusal at
+ * once; the sentence goes to the directory's .errors.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube9/obj.h"
+#include "mnt.h"
+
+static const char *const sub_name[] = {"", "", "status", "binding", "scale"};
+
+/* The replica count of a deployment or replicaset, as its .scale file reads. */
+static mnt_blob *scale_text(const mnt_obj *o)
+{
+	json_t *j = json_loadb(o->json->data, o->json->len, 0, NULL);
+	json_int_t n = json_integer_value(json_object_get(json_object_get(j, "spec"), "replicas"));
+	json_decref(j);
+	char t[32];
+	int l = snprintf(t, sizeof t, "%lld\n", (long long)n);
+	return mnt_blob_new(t, (size_t)l);
+}
+
+int mnt_sub_open(mnt *m, const mnt_node *n, mnt_fh *fh, bool wr)
+{
+	(void)m;
+	if (!wr && n->osub != MNT_OSUB_SCALE)
+		return -EACCES;
+	fh->kind = MNT_FH_SUB;
+	fh->osub = n->osub;
+	fh->name = xstrdup(n->obj->name);
+	fh->writable = wr;
+	if (n->osub == MNT_OSUB_SCALE)
+		fh->rd = scale_text(n->obj);
+	return 0;
+}
+
+/* A one-word write ("node-3", "5") rather than a document. */
+static bool one_word(const char *s)
+{
+	for (; *s; s++)
+		if (isspace((unsigned char)*s) || *s == ':' || *s == '{' || *s == '"')
+			return false;
+	return true;
+}
+
+/* The request body for text written to fh's subresource; NULL with e when it is wrong. */
+static char *body_of(mnt *m, const mnt_fh *fh, const char *text, const char **method,
+                     const char **ctype, k9_err *e)
+{
+	json_t *doc = NULL, *body = NULL;
+	bool word = one_word(text);
+	if (!word) {
+		if (!(doc = obj_decode(text, strlen(text), NULL, e)))
+			return NULL;
+		if (!json_is_object(doc)) {
+			k9_errf(e, 400, "BadRequest", "the document is not a mapping");
+			goto out;
+		}
+	}
+	*ctype = "application/merge-patch+json";
+	*method = "PATCH";
+	switch (fh->osub) {
+	case MNT_OSUB_BINDING: {
+		const char *node =
+		    word ? text
+		         : json_string_value(json_object_get(json_object_get(doc, "target"), "name"));
+		if (!node || !node[0]) {
+			k9_errf(e, 400, "BadRequest",
+			        "write a node name, or a Binding with target.name");
+			goto out;
+		}
+		body = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind",
+		                 "Binding", "metadata", "name", fh->name, "namespace", fh->ns->name,
+		                 "target", "apiVersion", "v1", "kind", "Node", "name", node);
+		*method = "POST";
+		*ctype = "application/json";
+		break;
+	}
+	case MNT_OSUB_SCALE: {
+		json_t *rep = NULL;
+		if (word) {
+			char *end;
+			long long v = strtoll(text, &end, 10);
+			if (!*end && end != text)
+				rep = json_integer(v);
+		} else {
+			rep = json_incref(json_object_get(json_object_get(doc, "spec"), "replicas"));
+		}
+		if (!json_is_integer(rep) || json_integer_value(rep) < 0) {
+			json_decref(rep);
+			k9_errf(e, 400, "BadRequest",
+			        "write the number of replicas (a non-negative integer), or a Scale "
+			        "with spec.replicas");
+			goto out;
+		}
+		body = json_pack("{s:{s:o}}", "spec", "replicas", rep);
+		break;
+	}
+	default: {
+		json_t *st = json_object_get(doc, "status");
+		if (!json_is_object(st)) {
+			k9_errf(e, 400, "BadRequest", "the document has no status: mapping");
+			goto out;
+		}
+		body = json_pack("{s:O}", "status", st);
+		const char *rv = json_string_value(
+		    json_object_get(json_object_get(doc, "metadata"), "resourceVersion"));
+		if (rv)
+			json_object_set_new(body, "metadata",
+			                    json_pack("{s:s}", "resourceVersion", rv));
+	}
+	}
+out:
+	(void)m;
+	json_decref(doc);
+	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	return s;
+}
+
+int mnt_sub_write(mnt *m, mnt_fh *fh, const char *buf, size_t size)
+{
+	k9_err e = {0};
+	char file[600], path[1024];
+	snprintf(file, sizeof file, "%s.%s", fh->name, sub_name[fh->osub]);
+	mnt_file_path(m, fh->ns, fh->res, file, path, sizeof path);
+	/* the text, without the spaces and newline around it */
+	while (size && isspace((unsigned char)*buf))
+		buf++, size--;
+	while (size && isspace((unsigned char)buf[size - 1]))
+		size--;
+	char *text = xstrndup(buf, size);
+	const char *method = NULL, *ctype = NULL;
+	char *body = size ? body_of(m, fh, text, &method, &ctype, &e) : NULL;
+	free(text);
+	if (!size)
+		return 0; /* nothing said */
+	if (!body)
+		return mnt_refuse(m, fh->ns, fh->res, path, &e);
+	char *url = mnt_obj_url(m, fh->ns, fh->res, fh->name);
+	char *u = xasprintf("%s/%s", url, sub_name[fh->osub]);
+	long code = mnt_send_obj(m, fh->res, method, u, ctype, body, strlen(body), NULL, &e);
+	free(u);
+	free(url);
+	free(body);
+	if (code < 200 || code >= 300)
+		return mnt_refuse(m, fh->ns, fh->res, path, &e);
+	return 0;
+}
