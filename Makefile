@@ -2,7 +2,7 @@
 CC      ?= cc
 PKGS    := jansson yaml-0.1 sqlite3 libmicrohttpd gnutls fuse3 libcurl
 CFLAGS  ?= -O2 -g
-K9_CFLAGS = $(CFLAGS) -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ifs -Ilib -Imnt \
+K9_CFLAGS = $(CFLAGS) -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ifs -Ilib -Imnt -Isched -Inode \
 	   -fno-strict-aliasing -pthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -21,8 +21,9 @@ KUBE9    := $(if $(filter build,$(B)),bin/kube9,$(B)/kube9)
 LIB_SRC  := $(wildcard lib/*.c)
 FS_SRC   := $(wildcard fs/*.c)
 MNT_SRC  := $(wildcard mnt/*.c)
+RUN_SRC  := $(wildcard sched/*.c node/*.c)
 CMD_SRC  := $(wildcard cmd/*.c)
-CORE_SRC := $(LIB_SRC) $(FS_SRC) $(MNT_SRC)
+CORE_SRC := $(LIB_SRC) $(FS_SRC) $(MNT_SRC) $(RUN_SRC)
 CORE_OBJ := $(patsubst %.c,$(B)/%.o,$(CORE_SRC))
 CMD_OBJ  := $(patsubst %.c,$(B)/%.o,$(CMD_SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -47,7 +48,7 @@ deps:
 .deps-ok:
 	@$(MAKE) --no-print-directory deps
 
-$(B)/%.o: %.c $(wildcard include/kube9/*.h) $(wildcard fs/*.h) $(wildcard lib/*.h) $(wildcard mnt/*.h) | .deps-ok
+$(B)/%.o: %.c $(wildcard include/kube9/*.h) $(wildcard fs/*.h) $(wildcard lib/*.h) $(wildcard mnt/*.h) $(wildcard sched/*.h node/*.h) | .deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(K9_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 

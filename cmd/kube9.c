@@ -6,6 +6,9 @@
 
 int cmd_server(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
+int cmd_node(int argc, char **argv);
+int cmd_sched(int argc, char **argv);
+int cmd_controllers(int argc, char **argv);
 
 static const struct command {
 	const char *name;
@@ -14,6 +17,10 @@ static const struct command {
 } commands[] = {
     {"server", cmd_server, "run the API server (HTTPS, SQLite store)"},
     {"mount", cmd_mount, "mount the cluster as a filesystem (FUSE)"},
+    {"sched", cmd_sched, "the scheduler: binds pods to nodes through a mount"},
+    {"controllers", cmd_controllers, "replica sets, deployments, endpoints, node lifecycle, "
+                                     "namespaces, garbage collection, through a mount"},
+    {"node", cmd_node, "the node agent (--hollow N: N simulated nodes), through a mount"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof *commands)

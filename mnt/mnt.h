@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "kube9/err.h"
+#include "kube9/map.h"
 #include "kube9/sel.h"
 #include "kube9/util.h"
 
@@ -65,18 +66,6 @@ mnt_blob *mnt_blob_new(const char *p, size_t n);
 mnt_blob *mnt_blob_ref(mnt_blob *b);
 void mnt_blob_unref(mnt_blob *b);
 
-/* String-keyed hash map (chained, grows). */
-typedef struct mnt_map_ent mnt_map_ent;
-typedef struct mnt_map {
-	mnt_map_ent **b;
-	size_t nb, n;
-} mnt_map;
-void *mnt_map_get(const mnt_map *m, const char *key);
-void mnt_map_put(mnt_map *m, const char *key, void *val); /* replaces */
-void *mnt_map_del(mnt_map *m, const char *key);
-/* Calls fn for every value; order unspecified. */
-void mnt_map_each(const mnt_map *m, void (*fn)(void *val, void *arg), void *arg);
-void mnt_map_free(mnt_map *m);
 
 /* Flags of an object in the cache. */
 enum {
@@ -123,7 +112,7 @@ typedef struct mnt_ns {
 	mnt_obj *obj;      /* the Namespace object; NULL while unknown */
 	bool gone_pending; /* deleted; the notifier has yet to rmdir it */
 	bool announce;     /* new; hidden from the notifier until it mkdirs it */
-	mnt_map res[MNT_MAXRES];
+	k9_map res[MNT_MAXRES];
 	mnt_errors errors[MNT_MAXRES + 1]; /* [MNT_MAXRES] = the directory itself */
 } mnt_ns;
 
@@ -146,6 +135,7 @@ typedef struct mnt_scratch {
 	int opens;
 	bool unlinked;
 	bool target; /* NAME.yaml in a resource dir, or *.yaml in a namespace: applied on close */
+	bool excl;   /* created with O_EXCL: applied as a create only */
 	mnt_ns *ns;  /* the directory it is in */
 	int res;
 } mnt_scratch;
@@ -182,11 +172,11 @@ typedef struct mnt {
 	mnt_res res[MNT_MAXRES];
 	int nres, ns_res; /* ns_res: index of "namespaces" */
 	mnt_ns *cluster;
-	mnt_map nss;     /* name -> mnt_ns */
-	mnt_map ids;     /* "%llx" id -> entity (see mnt_ent_*) */
-	mnt_map seldirs; /* "nsid/res/text" -> mnt_seldir */
-	mnt_map scratch; /* "parent/name" -> mnt_scratch */
-	mnt_map tombs;   /* "res/ns/name" -> revision of its deletion */
+	k9_map nss;     /* name -> mnt_ns */
+	k9_map ids;     /* "%llx" id -> entity (see mnt_ent_*) */
+	k9_map seldirs; /* "nsid/res/text" -> mnt_seldir */
+	k9_map scratch; /* "parent/name" -> mnt_scratch */
+	k9_map tombs;   /* "res/ns/name" -> revision of its deletion */
 	atomic_ullong next_id;
 	atomic_bool stopping;
 	bool no_inotify;
@@ -222,7 +212,7 @@ int mnt_res_index(const mnt *m, const char *plural);
 /* Store one object as received (ADDED/MODIFIED/DELETED); takes the write lock. */
 void mnt_cache_apply(mnt *m, int res, const char *type, const json_t *o, mnt_origin origin);
 /* After a relist: delete what the list did not have (seen: "ns/name" keys). */
-void mnt_cache_sweep(mnt *m, int res, const mnt_map *seen, mnt_origin origin);
+void mnt_cache_sweep(mnt *m, int res, const k9_map *seen, mnt_origin origin);
 /* Forget an object now (our own unlink); takes the write lock. */
 /* Drop o from the cache now (write lock held). */
 void mnt_obj_remove(mnt *m, mnt_obj *o);
@@ -365,7 +355,7 @@ void mnt_scratch_close(mnt *m, mnt_scratch *sc);
 
 /* Apply text as object NAME of res in ns (the file at path); 0 or -errno. */
 int mnt_apply_file(mnt *m, mnt_ns *ns, int res, const char *name, const char *text, size_t len,
-                   const char *path);
+                   bool excl, const char *path);
 /* Apply a multi-document stream written into a namespace directory. */
 int mnt_apply_stream(mnt *m, mnt_ns *ns, const char *text, size_t len, const char *path);
 

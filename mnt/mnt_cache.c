@@ -28,14 +28,14 @@ void mnt_ids_put(mnt *m, void *ent)
 {
 	char k[24];
 	idkey(((mnt_hdr *)ent)->id, k);
-	mnt_map_put(&m->ids, k, ent);
+	k9_map_put(&m->ids, k, ent);
 }
 
 void *mnt_ids_get(mnt *m, uint64_t id, int type)
 {
 	char k[24];
 	idkey(id, k);
-	mnt_hdr *h = mnt_map_get(&m->ids, k);
+	mnt_hdr *h = k9_map_get(&m->ids, k);
 	return h && h->etype == type ? h : NULL;
 }
 
@@ -43,7 +43,7 @@ void mnt_ids_del(mnt *m, uint64_t id)
 {
 	char k[24];
 	idkey(id, k);
-	mnt_map_del(&m->ids, k);
+	k9_map_del(&m->ids, k);
 }
 
 int mnt_res_index(const mnt *m, const char *plural)
@@ -58,14 +58,14 @@ mnt_ns *mnt_ns_get(mnt *m, const char *name, bool create)
 {
 	if (!name[0])
 		return m->cluster;
-	mnt_ns *ns = mnt_map_get(&m->nss, name);
+	mnt_ns *ns = k9_map_get(&m->nss, name);
 	if (ns || !create)
 		return ns;
 	ns = xcalloc(1, sizeof *ns);
 	ns->h.id = mnt_new_id(m);
 	ns->h.etype = MNT_ENT_NS;
 	ns->name = xstrdup(name);
-	mnt_map_put(&m->nss, name, ns);
+	k9_map_put(&m->nss, name, ns);
 	mnt_ids_put(m, ns);
 	return ns;
 }
@@ -173,7 +173,7 @@ static void obj_free(mnt *m, mnt_obj *o)
 
 void mnt_obj_remove(mnt *m, mnt_obj *o)
 {
-	mnt_map_del(&o->ns->res[o->res], o->name);
+	k9_map_del(&o->ns->res[o->res], o->name);
 	if (o->res == m->ns_res) {
 		mnt_ns *ns = mnt_ns_get(m, o->name, false);
 		if (ns && ns->obj == o)
@@ -221,14 +221,14 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 	if (m->res[res].namespaced && (!nsname || !nsname[0]))
 		return;
 	mnt_ns *ns = m->res[res].namespaced ? mnt_ns_get(m, nsname, true) : m->cluster;
-	mnt_obj *cur = mnt_map_get(&ns->res[res], name);
+	mnt_obj *cur = k9_map_get(&ns->res[res], name);
 	char *tk = xasprintf("%d/%s/%s", res, ns->name, name);
-	uintptr_t tomb = (uintptr_t)mnt_map_get(&m->tombs, tk);
+	uintptr_t tomb = (uintptr_t)k9_map_get(&m->tombs, tk);
 	if (!strcmp(type, "DELETED")) {
 		/* remember it, so a late answer or event of the old object cannot revive it */
 		if (m->tombs.n > 10000)
-			mnt_map_free(&m->tombs);
-		mnt_map_put(&m->tombs, tk, (void *)(uintptr_t)(rv > tomb ? rv : tomb));
+			k9_map_free(&m->tombs);
+		k9_map_put(&m->tombs, tk, (void *)(uintptr_t)(rv > tomb ? rv : tomb));
 		free(tk);
 		if (cur && !(cur->flags & MNT_OBJ_GONE))
 			deleted(m, cur, origin);
@@ -268,7 +268,7 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		cur->ctime = cur->mtime;
 		if (terminating)
 			cur->flags |= MNT_OBJ_TERMINATING;
-		mnt_map_put(&ns->res[res], name, cur);
+		k9_map_put(&ns->res[res], name, cur);
 		mnt_ids_put(m, cur);
 		mnt_obj_path(m, cur, path, sizeof path);
 		if (res == m->ns_res) {
@@ -321,7 +321,7 @@ void mnt_cache_apply(mnt *m, int res, const char *type, const json_t *o, mnt_ori
 struct sweep {
 	mnt *m;
 	int res;
-	const mnt_map *seen; /* "ns/name" */
+	const k9_map *seen; /* "ns/name" */
 	mnt_origin origin;
 };
 
@@ -330,7 +330,7 @@ static void sweep_obj(void *val, void *arg)
 	struct sweep *s = arg;
 	mnt_obj *o = val;
 	char *k = xasprintf("%s/%s", o->ns->name, o->name);
-	if (!mnt_map_get(s->seen, k) && !(o->flags & MNT_OBJ_GONE))
+	if (!k9_map_get(s->seen, k) && !(o->flags & MNT_OBJ_GONE))
 		deleted(s->m, o, s->origin);
 	free(k);
 }
@@ -339,17 +339,17 @@ static void sweep_ns(void *val, void *arg)
 {
 	struct sweep *s = arg;
 	mnt_ns *ns = val;
-	mnt_map_each(&ns->res[s->res], sweep_obj, s);
+	k9_map_each(&ns->res[s->res], sweep_obj, s);
 }
 
-void mnt_cache_sweep(mnt *m, int res, const mnt_map *seen, mnt_origin origin)
+void mnt_cache_sweep(mnt *m, int res, const k9_map *seen, mnt_origin origin)
 {
 	struct sweep s = {.m = m, .res = res, .seen = seen, .origin = origin};
 	pthread_rwlock_wrlock(&m->lock);
 	if (m->res[res].namespaced)
-		mnt_map_each(&m->nss, sweep_ns, &s);
+		k9_map_each(&m->nss, sweep_ns, &s);
 	else
-		mnt_map_each(&m->cluster->res[res], sweep_obj, &s);
+		k9_map_each(&m->cluster->res[res], sweep_obj, &s);
 	pthread_rwlock_unlock(&m->lock);
 }
 
@@ -357,7 +357,7 @@ void mnt_cache_forget(mnt *m, int res, const char *nsname, const char *name)
 {
 	pthread_rwlock_wrlock(&m->lock);
 	mnt_ns *ns = m->res[res].namespaced ? mnt_ns_get(m, nsname, false) : m->cluster;
-	mnt_obj *o = ns ? mnt_map_get(&ns->res[res], name) : NULL;
+	mnt_obj *o = ns ? k9_map_get(&ns->res[res], name) : NULL;
 	if (o && !(o->flags & MNT_OBJ_GONE))
 		deleted(m, o, MNT_ORIGIN_LOCAL);
 	pthread_rwlock_unlock(&m->lock);

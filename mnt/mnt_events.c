@@ -288,7 +288,7 @@ static void snap_ns(void *val, void *arg)
 	const mnt_evfilter *f = &c->r->f;
 	for (int res = 0; res < c->m->nres; res++)
 		if (f->scope != MNT_EV_RESALL || res == f->res)
-			mnt_map_each(&ns->res[res], snap_obj, c);
+			k9_map_each(&ns->res[res], snap_obj, c);
 }
 
 /* The objects a .watch reader starts with (read lock held). */
@@ -302,7 +302,7 @@ static void snapshot(mnt *m, reader *r)
 	case MNT_EV_RESALL:
 		if (f->scope == MNT_EV_ALL)
 			snap_ns(m->cluster, &c);
-		mnt_map_each(&m->nss, snap_ns, &c);
+		k9_map_each(&m->nss, snap_ns, &c);
 		break;
 	case MNT_EV_NS:
 		if (ns)
@@ -310,7 +310,7 @@ static void snapshot(mnt *m, reader *r)
 		break;
 	default:
 		if (ns)
-			mnt_map_each(&ns->res[f->res], snap_obj, &c);
+			k9_map_each(&ns->res[f->res], snap_obj, &c);
 	}
 	r->bookmark = true;
 }

@@ -194,7 +194,7 @@ static bool ns_visible_to(const mnt_ns *ns, bool notifier)
 mnt_seldir *mnt_seldir_get(mnt *m, mnt_ns *ns, int res, const char *text, k9_err *e)
 {
 	char *k = xasprintf("%llx/%d/%s", (unsigned long long)ns->h.id, res, text);
-	mnt_seldir *sd = mnt_map_get(&m->seldirs, k);
+	mnt_seldir *sd = k9_map_get(&m->seldirs, k);
 	if (!sd) {
 		sel *s = sel_parse_labels(text, e);
 		if (s) {
@@ -205,7 +205,7 @@ mnt_seldir *mnt_seldir_get(mnt *m, mnt_ns *ns, int res, const char *text, k9_err
 			sd->res = res;
 			sd->text = xstrdup(text);
 			sd->sel = s;
-			mnt_map_put(&m->seldirs, k, sd);
+			k9_map_put(&m->seldirs, k, sd);
 			mnt_ids_put(m, sd);
 		}
 	}
@@ -238,7 +238,7 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 		break;
 	case MNT_N_NSLIST: {
 		if (!ext) {
-			mnt_ns *ns = mnt_map_get(&m->nss, name);
+			mnt_ns *ns = k9_map_get(&m->nss, name);
 			if (ns && ns_visible_to(ns, notifier))
 				return mnt_resolve(m, MNT_INO(ns->h.id, MNT_SUB_NSDIR), n);
 		}
@@ -273,7 +273,7 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 	if ((ext || osub) &&
 	    (p.t == MNT_N_RESDIR || p.t == MNT_N_NSLIST || p.t == MNT_N_SELDIR)) {
 		char *oname = xstrndup(name, stem);
-		mnt_obj *o = mnt_map_get(&p.ns->res[p.res], oname);
+		mnt_obj *o = k9_map_get(&p.ns->res[p.res], oname);
 		free(oname);
 		if (o && mnt_obj_visible(o, notifier) &&
 		    (p.t != MNT_N_SELDIR || sel_match_labels(p.sd->sel, o->labels)))
@@ -490,8 +490,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 				dpush(m, d, m->res[r].plural, &n);
 		break;
 	case MNT_N_NSLIST:
-		mnt_map_each(&m->nss, fill_ns, &f);
-		mnt_map_each(&m->cluster->res[m->ns_res], fill_obj, &f);
+		k9_map_each(&m->nss, fill_ns, &f);
+		k9_map_each(&m->cluster->res[m->ns_res], fill_obj, &f);
 		break;
 	case MNT_N_NSDIR:
 		for (int r = 0; r < m->nres; r++)
@@ -501,13 +501,13 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		break;
 	case MNT_N_RESDIR:
 	case MNT_N_SELDIR:
-		mnt_map_each(&p.ns->res[p.res], fill_obj, &f);
+		k9_map_each(&p.ns->res[p.res], fill_obj, &f);
 		break;
 	default:
 		break;
 	}
 	if (p.t != MNT_N_SELDIR && p.t != MNT_N_ROOT)
-		mnt_map_each(&m->scratch, fill_scratch, &f);
+		k9_map_each(&m->scratch, fill_scratch, &f);
 	pthread_rwlock_unlock(&m->lock);
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 0;

@@ -30,7 +30,7 @@ static uint64_t rv_of(const json_t *o)
 }
 
 /* List res into the cache; seen (may be NULL) collects "ns/name" keys. */
-static int list_res(mnt *m, int res, uint64_t *rv, mnt_map *seen, mnt_origin origin, k9_err *e)
+static int list_res(mnt *m, int res, uint64_t *rv, k9_map *seen, mnt_origin origin, k9_err *e)
 {
 	const mnt_res *r = &m->res[res];
 	char *cont = NULL;
@@ -72,7 +72,7 @@ static int list_res(mnt *m, int res, uint64_t *rv, mnt_map *seen, mnt_origin ori
 				    json_string_value(json_object_get(md, "namespace"));
 				const char *nm = json_string_value(json_object_get(md, "name"));
 				char *k = xasprintf("%s/%s", ns ? ns : "", nm ? nm : "");
-				mnt_map_put(seen, k, (void *)1);
+				k9_map_put(seen, k, (void *)1);
 				free(k);
 			}
 			mnt_cache_apply(m, res, "MODIFIED", it, origin);
@@ -133,7 +133,7 @@ static void nap(mnt *m, int ms)
 
 static void relist(refl *f)
 {
-	mnt_map seen = {0};
+	k9_map seen = {0};
 	k9_err e;
 	uint64_t rv;
 	if (list_res(f->m, f->res, &rv, &seen, MNT_ORIGIN_WATCH, &e) == 0) {
@@ -145,7 +145,7 @@ static void relist(refl *f)
 		log_warn("mount: relisting %s: %s", f->m->res[f->res].plural, e.msg);
 		nap(f->m, 1000);
 	}
-	mnt_map_free(&seen);
+	k9_map_free(&seen);
 }
 
 static void *watcher(void *arg)

@@ -152,15 +152,18 @@ static int prepare(mnt *m, const mnt_ns *ns, int res, const char *fname, json_t 
 	return 0;
 }
 
-/* Create or replace o (prepared) on the server. */
-static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, k9_err *e)
+/* Create or replace o (prepared) on the server; excl: create only (O_EXCL). */
+static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, bool excl, k9_err *e)
 {
 	const char *name =
 	    json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
 	pthread_rwlock_rdlock(&m->lock);
-	mnt_obj *cur = mnt_map_get(&ns->res[res], name);
+	mnt_obj *cur = k9_map_get(&ns->res[res], name);
 	bool exists = cur && mnt_obj_visible(cur, false);
 	pthread_rwlock_unlock(&m->lock);
+	if (exists && excl)
+		return k9_errf(e, 409, "AlreadyExists", "%s \"%s\" already exists",
+		               m->res[res].plural, name);
 	size_t len;
 	char *body = json_dumps(o, JSON_COMPACT);
 	len = strlen(body);
@@ -172,7 +175,7 @@ static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, k9_err *e)
 		free(url);
 		if (exists && code == 404)
 			exists = false;
-		else if (!exists && code == 409 && !strcmp(e->reason, "AlreadyExists"))
+		else if (!exists && code == 409 && !strcmp(e->reason, "AlreadyExists") && !excl)
 			exists = true;
 		else
 			break;
@@ -182,7 +185,7 @@ static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, k9_err *e)
 }
 
 int mnt_apply_file(mnt *m, mnt_ns *ns, int res, const char *name, const char *text, size_t len,
-                   const char *path)
+                   bool excl, const char *path)
 {
 	k9_err e;
 	obj_lines *lines = NULL;
@@ -190,7 +193,7 @@ int mnt_apply_file(mnt *m, mnt_ns *ns, int res, const char *name, const char *te
 	json_t *o = len ? obj_decode(text, len, &lines, &e) : NULL;
 	if (!len)
 		k9_errf(&e, 400, "BadRequest", "the file is empty");
-	if (!o || prepare(m, ns, res, name, o, lines, 0, &e) < 0 || send_doc(m, ns, res, o, &e) < 0)
+	if (!o || prepare(m, ns, res, name, o, lines, 0, &e) < 0 || send_doc(m, ns, res, o, excl, &e) < 0)
 		rc = mnt_refuse(m, ns, res, path, &e);
 	json_decref(o);
 	obj_lines_free(lines);
@@ -249,7 +252,7 @@ int mnt_apply_stream(mnt *m, mnt_ns *ns, const char *text, size_t len, const cha
 	json_array_foreach(docs, i, o)
 	{
 		int r = res_of_doc(m, o);
-		if (send_doc(m, m->res[r].namespaced ? ns : m->cluster, r, o, &e) < 0) {
+		if (send_doc(m, m->res[r].namespaced ? ns : m->cluster, r, o, false, &e) < 0) {
 			k9_err_prefix(&e, "document %zu", i + 1);
 			rc = mnt_refuse(m, ns, -1, path, &e);
 		}
@@ -270,7 +273,7 @@ static char *scratch_key(uint64_t parent, const char *name)
 mnt_scratch *mnt_scratch_get(mnt *m, uint64_t parent, const char *name)
 {
 	char *k = scratch_key(parent, name);
-	mnt_scratch *sc = mnt_map_get(&m->scratch, k);
+	mnt_scratch *sc = k9_map_get(&m->scratch, k);
 	free(k);
 	return sc;
 }
@@ -298,7 +301,7 @@ static mnt_scratch *scratch_new(mnt *m, uint64_t parent, const mnt_node *p, cons
 	sc->target = applied_name(p, name);
 	clock_gettime(CLOCK_REALTIME, &sc->mtime);
 	char *k = scratch_key(parent, name);
-	mnt_map_put(&m->scratch, k, sc);
+	k9_map_put(&m->scratch, k, sc);
 	free(k);
 	mnt_ids_put(m, sc);
 	return sc;
@@ -318,8 +321,8 @@ static void scratch_free_if_done(mnt *m, mnt_scratch *sc)
 static void scratch_drop(mnt *m, mnt_scratch *sc)
 {
 	char *k = scratch_key(sc->parent, sc->name);
-	if (mnt_map_get(&m->scratch, k) == sc)
-		mnt_map_del(&m->scratch, k);
+	if (k9_map_get(&m->scratch, k) == sc)
+		k9_map_del(&m->scratch, k);
 	free(k);
 	sc->unlinked = true;
 	scratch_free_if_done(m, sc);
@@ -352,7 +355,7 @@ void mnt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		/* the echo of an object that arrived by watch: make it appear */
 		size_t l;
 		char *stem = p.res >= 0 && mnt_file_ext(name, &l) ? xstrndup(name, l) : NULL;
-		mnt_obj *o = stem ? mnt_map_get(&p.ns->res[p.res], stem) : NULL;
+		mnt_obj *o = stem ? k9_map_get(&p.ns->res[p.res], stem) : NULL;
 		free(stem);
 		if (o && (o->flags & MNT_OBJ_ANNOUNCE)) {
 			o->flags &= ~MNT_OBJ_ANNOUNCE;
@@ -379,6 +382,7 @@ void mnt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		return;
 	}
 	mnt_scratch *sc = scratch_new(m, parent, &p, name, mode);
+	sc->excl = (fi->flags & O_EXCL) != 0;
 	sc->opens++;
 	mnt_resolve(m, MNT_INO(sc->h.id, 0), &n);
 	struct fuse_entry_param e;
@@ -468,7 +472,8 @@ static char *scratch_take(mnt *m, uint64_t ino, size_t *len, mnt_scratch *out)
 }
 
 /* Apply the content of a file named fname in directory (ns, res). */
-static int apply_named(mnt *m, mnt_ns *ns, int res, const char *fname, const char *text, size_t len)
+static int apply_named(mnt *m, mnt_ns *ns, int res, const char *fname, const char *text, size_t len,
+                       bool excl)
 {
 	char path[1024];
 	mnt_file_path(m, ns, res, fname, path, sizeof path);
@@ -479,7 +484,7 @@ static int apply_named(mnt *m, mnt_ns *ns, int res, const char *fname, const cha
 	if (!file)
 		return -EINVAL;
 	char *stem = xstrndup(fname, l);
-	int rc = mnt_apply_file(m, ns, res, stem, text, len, path);
+	int rc = mnt_apply_file(m, ns, res, stem, text, len, excl, path);
 	free(stem);
 	return rc;
 }
@@ -504,14 +509,15 @@ void mnt_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		char *fname = xasprintf("%s.%s", fh->name, json ? "json" : "yaml");
 		mnt_file_path(m, fh->ns, fh->res, fname, path, sizeof path);
 		free(fname);
-		rc = mnt_apply_file(m, fh->ns, fh->res, fh->name, fh->wr.data, fh->wr.len, path);
+		rc = mnt_apply_file(m, fh->ns, fh->res, fh->name, fh->wr.data, fh->wr.len, false,
+		                    path);
 		fh->dirty = false;
 	} else if (fh->kind == MNT_FH_SCRATCH && fh->dirty) {
 		mnt_scratch sc;
 		size_t len;
 		char *text = scratch_take(m, ino, &len, &sc);
 		if (text && sc.target && len) {
-			rc = apply_named(m, sc.ns, sc.res, sc.name, text, len);
+			rc = apply_named(m, sc.ns, sc.res, sc.name, text, len, sc.excl);
 			/* applied or refused, the file is done: it is the object now, or nothing */
 			pthread_rwlock_wrlock(&m->lock);
 			mnt_scratch *s = mnt_ids_get(m, ino >> 8, MNT_ENT_SCRATCH);
@@ -653,7 +659,7 @@ static bool dir_busy(mnt *m, mnt_ns *ns, int res, bool terminating_too)
 	struct busy b = {false, terminating_too};
 	for (int r = 0; r < m->nres && !b.busy; r++)
 		if ((res < 0 && m->res[r].namespaced) || r == res)
-			mnt_map_each(&ns->res[r], busy_obj, &b);
+			k9_map_each(&ns->res[r], busy_obj, &b);
 	return b.busy;
 }
 
@@ -725,7 +731,7 @@ void mnt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	pthread_rwlock_wrlock(&m->lock);
 	int rc = mnt_resolve(m, parent, &p);
 	if (rc == 0 && notifier) {
-		mnt_ns *ns = mnt_map_get(&m->nss, name);
+		mnt_ns *ns = k9_map_get(&m->nss, name);
 		if (p.t == MNT_N_NSLIST && ns && ns->announce) {
 			ns->announce = false;
 			mnt_resolve(m, MNT_INO(ns->h.id, MNT_SUB_NSDIR), &n);
@@ -829,7 +835,7 @@ void mnt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 		if (dst_exists && dst.t == MNT_N_SCRATCH)
 			scratch_drop(m, dst.sc);
 		char *k = scratch_key(parent, name);
-		mnt_map_del(&m->scratch, k);
+		k9_map_del(&m->scratch, k);
 		free(k);
 		free(src.sc->name);
 		src.sc->name = xstrdup(newname);
@@ -837,7 +843,7 @@ void mnt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 		src.sc->ns = dp.ns;
 		src.sc->res = dp.res;
 		k = scratch_key(newparent, newname);
-		mnt_map_put(&m->scratch, k, src.sc);
+		k9_map_put(&m->scratch, k, src.sc);
 		free(k);
 		pthread_rwlock_unlock(&m->lock);
 		fuse_reply_err(req, 0);
@@ -848,7 +854,7 @@ void mnt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 	mnt_scratch sc;
 	size_t len;
 	char *text = scratch_take(m, src.ino, &len, &sc);
-	rc = text ? apply_named(m, dp.ns, dp.res, newname, text, len) : -ENOENT;
+	rc = text ? apply_named(m, dp.ns, dp.res, newname, text, len, false) : -ENOENT;
 	free(text);
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&m->lock);

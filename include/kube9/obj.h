@@ -135,4 +135,21 @@ const char *obj_check_config_key(const char *s); /* Secret and ConfigMap data ke
  */
 int obj_quantity_parse(const char *s, int64_t *milli, k9_err *e);
 
+/*
+ * Pods and nodes as the scheduler and the node agents see them (obj_pod.c).
+ * Requests: the sum over containers (a limit stands in for a missing
+ * request, as Kubernetes defaults it), or the largest init container's if
+ * that is more; cpu in millicores, memory in bytes.
+ */
+void obj_pod_requests(const json_t *pod, int64_t *cpu_m, int64_t *mem);
+/* A quantity in whole units rounded up (memory bytes), or in milli (cpu); 0 if bad. */
+int64_t obj_qty_milli(const json_t *q);
+int64_t obj_qty_units(const json_t *q);
+/* status.conditions[type].status ("True", "False", "Unknown"), or NULL. */
+const char *obj_condition(const json_t *o, const char *type);
+/* The uid of the controlling ownerReference, or NULL. */
+const char *obj_controller_uid(const json_t *o);
+/* A pod still counts (not Succeeded or Failed, not being deleted). */
+bool obj_pod_active(const json_t *pod);
+
 #endif

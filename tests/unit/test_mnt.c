@@ -19,25 +19,25 @@ static void count(void *val, void *arg)
 
 static void test_map(void)
 {
-	mnt_map m = {0};
+	k9_map m = {0};
 	char k[32];
 	for (long i = 0; i < 5000; i++) {
 		snprintf(k, sizeof k, "key-%ld", i);
-		mnt_map_put(&m, k, (void *)(i + 1));
+		k9_map_put(&m, k, (void *)(i + 1));
 	}
 	ok(m.n == 5000, "5000 keys stored");
-	ok(mnt_map_get(&m, "key-4321") == (void *)4322, "a key is found after the table grew");
-	ok(mnt_map_get(&m, "key-5000") == NULL, "a missing key is not found");
-	mnt_map_put(&m, "key-7", (void *)99);
-	ok(m.n == 5000 && mnt_map_get(&m, "key-7") == (void *)99, "put replaces");
-	ok(mnt_map_del(&m, "key-7") == (void *)99 && !mnt_map_get(&m, "key-7") && m.n == 4999,
+	ok(k9_map_get(&m, "key-4321") == (void *)4322, "a key is found after the table grew");
+	ok(k9_map_get(&m, "key-5000") == NULL, "a missing key is not found");
+	k9_map_put(&m, "key-7", (void *)99);
+	ok(m.n == 5000 && k9_map_get(&m, "key-7") == (void *)99, "put replaces");
+	ok(k9_map_del(&m, "key-7") == (void *)99 && !k9_map_get(&m, "key-7") && m.n == 4999,
 	   "del removes and returns the value");
-	ok(mnt_map_del(&m, "key-7") == NULL, "del of a missing key is NULL");
+	ok(k9_map_del(&m, "key-7") == NULL, "del of a missing key is NULL");
 	int n = 0;
-	mnt_map_each(&m, count, &n);
+	k9_map_each(&m, count, &n);
 	ok(n == 4999, "each visits every value");
-	mnt_map_free(&m);
-	ok(m.n == 0 && mnt_map_get(&m, "key-1") == NULL, "a freed map is empty");
+	k9_map_free(&m);
+	ok(m.n == 0 && k9_map_get(&m, "key-1") == NULL, "a freed map is empty");
 }
 
 static void test_buf_resize(void)

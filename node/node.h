@@ -1,0 +1,73 @@
+/*
+ * node.h - `kube9 node`: the node agent. Internal to node/.
+ *
+ * The agent's core (node_agent.c) registers its nodes, heartbeats, admits
+ * the pods bound to them, writes their status and finishes their deletion,
+ * all through the mounted tree. What runs a pod sits behind node_rt: the
+ * hollow runtime (node_hollow.c) reports pods Running without starting
+ * anything, for kubemark-style clusters of thousands of nodes in one
+ * process.
+ */
+#ifndef KUBE9_NODE_H
+#define KUBE9_NODE_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kube9/map.h"
+#include "kube9/tree.h"
+
+typedef struct node_one {
+	char *name;
+	int index;
+	const char *zone, *region;
+	int64_t cpu, mem, pods;                /* allocatable: millicores, bytes, count */
+	int64_t used_cpu, used_mem, used_pods; /* of the pods admitted */
+	unsigned char slot_used[256];          /* pod IP slots */
+	char ip[32], cidr[32];                 /* InternalIP, podCIDR */
+	char ready_since[32];                  /* lastTransitionTime of Ready */
+} node_one;
+
+typedef struct node_pod {
+	char *key; /* "NS/NAME" */
+	char *uid;
+	node_one *node;
+	int64_t cpu, mem;
+	int slot;
+	bool status_written;
+} node_pod;
+
+struct node_agent;
+/* A container runtime. start fills the pod's status ({"phase": ..., "podIP": ...}). */
+typedef struct node_rt {
+	const char *name;
+	int (*start)(struct node_agent *a, node_pod *p, const json_t *pod, json_t *status);
+	void (*stop)(struct node_agent *a, node_pod *p);
+} node_rt;
+
+typedef struct node_agent {
+	pthread_mutex_t lock; /* nodes' usage, pods */
+	node_one *nodes;
+	int n;
+	k9_map by_name; /* name -> node_one */
+	k9_map pods;    /* key -> node_pod */
+	const node_rt *rt;
+	tree_watch pods_w;
+	tree_queue *q;
+	double heartbeat;
+	int workers;
+	volatile int stop;
+} node_agent;
+
+extern const node_rt node_hollow_rt;
+
+int node_agent_run(node_agent *a);
+/* Set up node i of a: name, capacity, zone, region, addresses. */
+void node_one_init(node_one *n, int i, const char *name, int64_t cpu, int64_t mem, int64_t pods,
+                   const char *zone, const char *region);
+/* "10.64.3.7": the pod IP of slot s on node n. */
+void node_pod_ip(const node_one *n, int slot, char *out, size_t len);
+
+#endif
