@@ -107,3 +107,12 @@ void k9_map_free(k9_map *m)
 	free(m->b);
 	memset(m, 0, sizeof *m);
 }
+
+void k9_map_each_kv(const k9_map *m, void (*fn)(const char *key, void *val, void *arg), void *arg)
+{
+	for (size_t i = 0; i < m->nb; i++)
+		for (k9_map_ent *e = m->b[i], *next; e; e = next) {
+			next = e->next;
+			fn(e->key, e->val, arg);
+		}
+}

@@ -17,6 +17,8 @@ void k9_map_put(k9_map *m, const char *key, void *val); /* replaces */
 void *k9_map_del(k9_map *m, const char *key);
 /* Calls fn for every value; order unspecified. */
 void k9_map_each(const k9_map *m, void (*fn)(void *val, void *arg), void *arg);
+/* The same with each key (fn may delete the entry it is given, but no other). */
+void k9_map_each_kv(const k9_map *m, void (*fn)(const char *key, void *val, void *arg), void *arg);
 void k9_map_free(k9_map *m);
 
 #endif
