@@ -161,6 +161,15 @@ static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, bool excl, k9_err *e
 	mnt_obj *cur = k9_map_get(&ns->res[res], name);
 	bool exists = cur && mnt_obj_visible(cur, false);
 	pthread_rwlock_unlock(&m->lock);
+	/*
+	 * A resourceVersion makes it a replace of that version: never a create,
+	 * whatever the cache says, or a write computed from a deleted object
+	 * (a controller's stale copy) would bring it back.
+	 */
+	bool replace_only = !excl && json_string_value(json_object_get(
+	                                 json_object_get(o, "metadata"), "resourceVersion"));
+	if (replace_only)
+		exists = true;
 	if (exists && excl)
 		return k9_errf(e, 409, "AlreadyExists", "%s \"%s\" already exists",
 		               m->res[res].plural, name);
@@ -173,7 +182,7 @@ static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, bool excl, k9_err *e
 		code = mnt_send_obj(m, res, exists ? "PUT" : "POST", url, "application/json", body, len,
 		                NULL, e);
 		free(url);
-		if (exists && code == 404)
+		if (exists && code == 404 && !replace_only)
 			exists = false;
 		else if (!exists && code == 409 && !strcmp(e->reason, "AlreadyExists") && !excl)
 			exists = true;
