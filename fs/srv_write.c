@@ -165,8 +165,16 @@ int srv_create(srv_req *r, srv_resp *out, k9_err *e)
 	snprintf(r->name, sizeof r->name, "%s", name ? name : "");
 	if (check_namespace(r, true, e) < 0)
 		goto out;
-	if (is_kind(r, "namespaces") && !json_object_get(o, "spec"))
-		json_object_set_new(o, "spec", json_pack("{s:[s]}", "finalizers", "kubernetes"));
+	if (is_kind(r, "namespaces")) {
+		/* always, as Kubernetes does: kubectl sends "spec": {}, and a namespace deleted
+		 * without this finalizer would go at once, leaving its objects behind */
+		json_t *spec = json_object_get(o, "spec");
+		if (!json_is_object(spec)) {
+			spec = json_object();
+			json_object_set_new(o, "spec", spec);
+		}
+		json_object_set_new(spec, "finalizers", json_pack("[s]", "kubernetes"));
+	}
 	set_server_metadata(o);
 	reset_status(r, o);
 	for (int attempt = 0;; attempt++) {
