@@ -50,7 +50,7 @@ check "tee over an existing file replaces the object" \
 check "sed -i edits the object" sed -i 's/image: nginx/image: nginx:1.27/' "$P/web.yaml"
 check "sed -i's change reached the API" \
 	test "$(get pods/web | jget '.spec.containers[0].image')" = nginx:1.27
-check "no temp file is left behind by sed -i" test "$(ls -A "$P" | grep -vc '^web\.\|^implied\.\|^\.e')" = 0
+check "no temp file is left behind by sed -i" test "$(ls -A "$P" | grep -vc '^web\.\|^implied\.\|^\.e\|^\.watch$')" = 0
 pod ddpod >"$T/dd.yaml"
 check "dd writes a new object" dd if="$T/dd.yaml" of="$P/ddpod.yaml" status=none
 get pods/ddpod >/dev/null
