@@ -155,7 +155,10 @@ static int sync_ep(void *arg, const char *key)
 	}
 	const json_t *sel = json_object_get(json_object_get(svc, "spec"), "selector");
 	if (!json_object_size(sel) || !c->w[CTL_PODS].synced) {
-		/* no selector: its endpoints are someone else's to write */
+		/* no selector: its endpoints are someone else's to write; no pods yet: too early
+		 * to say, and their initial events may all be in already */
+		if (json_object_size(sel))
+			tree_queue_add_after(q, key, 0.5);
 		json_decref(svc);
 		json_decref(cur);
 		return 0;
