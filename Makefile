@@ -29,7 +29,7 @@ CMD_OBJ  := $(patsubst %.c,$(B)/%.o,$(CMD_SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration asan lint fmt up down fuzz bench bench-api bench-mount clean
+.PHONY: all deps test unit integration asan lint fmt up down fuzz bench bench-api bench-mount bench-sched bench-scale clean
 
 all: .deps-ok $(KUBE9) $(UNIT_BIN)
 
@@ -115,13 +115,25 @@ $(BENCH_BIN): bench/api_bench.c | .deps-ok
 	$(CC) $(K9_CFLAGS) $(shell pkg-config --cflags libcurl) -o $@ $< $(LDFLAGS) \
 		$(shell pkg-config --libs libcurl) -pthread -lm
 
-bench: bench-api bench-mount
+WATCH_BIN := $(B)/bench/watch_count
+
+$(WATCH_BIN): bench/watch_count.c $(B)/libkube9.a | .deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(K9_CFLAGS) -o $@ $< $(B)/libkube9.a $(LDFLAGS) $(LDLIBS)
+
+bench: bench-api bench-mount bench-sched
 
 bench-api: all $(BENCH_BIN)
 	@B=$(B) KUBE9=$(KUBE9) bench/run.sh
 
 bench-mount: all $(BENCH_BIN)
 	@B=$(B) KUBE9=$(KUBE9) bench/mount.sh
+
+bench-sched: all $(WATCH_BIN)
+	@B=$(B) KUBE9=$(KUBE9) bench/sched.sh
+
+bench-scale: all $(WATCH_BIN)
+	@B=$(B) KUBE9=$(KUBE9) bench/scale.sh
 
 clean:
 	rm -rf build bin .deps-ok

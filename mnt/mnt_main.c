@@ -206,6 +206,7 @@ int cmd_mount(int argc, char **argv)
 	log_info("mount: %s mounted at %s", m.cl.server, mp);
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(cfg, 64);
+	/* as many idle as working: creating and ending threads under load costs more */
 	fuse_loop_cfg_set_idle_threads(cfg, 16);
 	int rc = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);

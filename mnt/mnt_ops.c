@@ -657,6 +657,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = !cached;
+	/* nothing to apply at close: spare the kernel the FLUSH round trip */
+	if (fh->kind == MNT_FH_SUB || fh->kind == MNT_FH_EVENTS || !wr)
+		fi->noflush = 1;
 	fuse_reply_open(req, fi);
 }
 
