@@ -11,12 +11,46 @@
 
 /*
  * A pool of easy handles: FUSE worker threads come and go, their requests
- * borrow a handle (and its open TLS connection) and give it back.
+ * borrow a handle and give it back. The handles share one cache of open
+ * connections, TLS sessions and addresses (a CURLSH), so a request takes
+ * any idle connection and a new one resumes a TLS session instead of a
+ * full handshake; the pool is as big as the FUSE workers can be many, so
+ * under load no handle (and connection) is ever thrown away.
  */
-#define POOL_MAX 32
+#define POOL_MAX 160
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static CURL *pool[POOL_MAX];
 static int npool;
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+static pthread_once_t share_once = PTHREAD_ONCE_INIT;
+
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *arg)
+{
+	(void)c;
+	(void)a;
+	(void)arg;
+	pthread_mutex_lock(&share_locks[d]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *arg)
+{
+	(void)c;
+	(void)arg;
+	pthread_mutex_unlock(&share_locks[d]);
+}
+
+static void share_init(void)
+{
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_locks[i], NULL);
+	share = curl_share_init();
+	curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+}
 
 static void put_handle(CURL *c)
 {
@@ -45,7 +79,10 @@ static CURL *get_handle(mnt *m)
 	pthread_mutex_unlock(&pool_lock);
 	if (c)
 		return c;
+	pthread_once(&share_once, share_init);
 	c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_SHARE, share);
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, (long)POOL_MAX);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, m->cl.timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -205,9 +205,14 @@ int cmd_mount(int argc, char **argv)
 	mnt_notify_start(&m);
 	log_info("mount: %s mounted at %s", m.cl.server, mp);
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_max_threads(cfg, 64);
-	/* as many idle as working: creating and ending threads under load costs more */
-	fuse_loop_cfg_set_idle_threads(cfg, 16);
+	/*
+	 * Writes wait for the server in their worker, and the programs driven by
+	 * the tree keep dozens in flight; workers are kept once made, because
+	 * making and ending threads under load (stacks, buffers, arenas) costs
+	 * more CPU than the requests themselves.
+	 */
+	fuse_loop_cfg_set_max_threads(cfg, 128);
+	fuse_loop_cfg_set_idle_threads(cfg, 128);
 	int rc = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	log_info("mount: unmounting %s", mp);

@@ -1,8 +1,10 @@
 #!/bin/sh
-# scripts/up.sh DATA_DIR [MOUNTPOINT] - start the all-in-one cluster (today:
-# the API server, and the cluster mounted at MOUNTPOINT, default /mnt/kube9) in
-# the background, wait until both answer, and say where things are.
-# Run by `make up`; `make down` stops it.
+# scripts/up.sh DATA_DIR [MOUNTPOINT] - start the all-in-one cluster in the
+# background: the API server, the cluster mounted at MOUNTPOINT (default
+# /mnt/kube9), and, working through that mount, the scheduler, the
+# controllers and KUBE9_HOLLOW (3) hollow nodes (until the crun runtime is
+# built, pods run on hollow nodes: reported Running, nothing started). Waits
+# until each answers and says where things are. `make down` stops it.
 set -eu
 data=${1:-/var/lib/kube9}
 mnt=${2:-/mnt/kube9}
@@ -41,6 +43,28 @@ else
 	}
 	echo "up: the cluster is mounted at $mnt" >&2
 fi
+# start_daemon NAME ARGS...: kube9 ARGS in the background, pid in DATA/NAME.pid, log in DATA/NAME.log
+start_daemon() {
+	name=$1
+	shift
+	pf=$data/$name.pid
+	if [ -f "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null; then
+		echo "up: $name is already running (pid $(cat "$pf"))" >&2
+		return
+	fi
+	setsid "$bin" "$@" >>"$data/$name.log" 2>&1 </dev/null &
+	echo $! >"$pf"
+	sleep 0.2
+	if ! kill -0 "$(cat "$pf")" 2>/dev/null; then
+		echo "up: $name did not start; the end of $data/$name.log:" >&2
+		tail -5 "$data/$name.log" >&2
+		exit 1
+	fi
+	echo "up: $name running, log in $data/$name.log" >&2
+}
+start_daemon sched sched --mount "$mnt"
+start_daemon controllers controllers --mount "$mnt"
+start_daemon node node --mount "$mnt" --hollow "${KUBE9_HOLLOW:-3}" --zones zone-a,zone-b,zone-c
 echo "kubeconfig: $data/admin.kubeconfig"
 echo "try: kubectl --kubeconfig $data/admin.kubeconfig get namespaces"
-echo "try: ls $mnt/namespaces; cp examples/pod.yaml $mnt/namespaces/default/pods/web.yaml"
+echo "try: cp examples/web.yaml $mnt/namespaces/default/; ls $mnt/namespaces/default/pods"
