@@ -48,3 +48,7 @@ echo "scale: $NODES nodes, $DEPLOYS deployments x $REPLICAS = $n pods Running $s
 cpu_report
 report_rss "$ALL"
 echo "  database: $(du -sh "$T/data" | cut -f1) ($(ls "$T/data" | tr '\n' ' '))"
+if [ -n "${BENCH_METRICS:-}" ]; then
+	TOKEN=$(head -1 "$T/data/tokens.csv" | cut -d, -f1)
+	curl -sk -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$port/metrics" | grep '^apiserver_request_total' | sort -t' ' -k2 -rn | head -20
+fi

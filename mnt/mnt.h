@@ -88,8 +88,8 @@ typedef struct mnt_obj {
 	int res;
 	char *name;
 	uint64_t rv;
-	mnt_blob *yaml;
-	mnt_blob *json; /* compact, one line with its newline */
+	mnt_blob *json;              /* compact, one line with its newline */
+	_Atomic(mnt_blob *) yaml;    /* rendered from json when first needed: mnt_obj_yaml */
 	json_t *labels;
 	struct timespec mtime, ctime;
 	int flags;
@@ -219,6 +219,13 @@ void mnt_obj_remove(mnt *m, mnt_obj *o);
 void mnt_cache_forget(mnt *m, int res, const char *ns, const char *name);
 bool mnt_ns_visible(const mnt_ns *ns);
 bool mnt_obj_visible(const mnt_obj *o, bool notifier);
+/*
+ * An object's YAML, rendered from its JSON on first need (a stat, a read)
+ * and kept until the object changes: the programs driven by the tree read
+ * JSON only, and rendering every change would cost more than the change.
+ * Read lock held; the blob stays valid while it is.
+ */
+mnt_blob *mnt_obj_yaml(mnt_obj *o);
 /* Paths relative to the mount: a directory ("namespaces/x/pods"), a file in it, an object's. */
 void mnt_dir_path(const mnt *m, const mnt_ns *ns, int res, char *out, size_t n);
 void mnt_file_path(const mnt *m, const mnt_ns *ns, int res, const char *file, char *out, size_t n);

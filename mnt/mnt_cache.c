@@ -139,6 +139,24 @@ int mnt_sub_ext(const mnt *m, int res, const char *file, size_t *stem)
 	return 0;
 }
 
+mnt_blob *mnt_obj_yaml(mnt_obj *o)
+{
+	mnt_blob *y = atomic_load(&o->yaml);
+	if (y)
+		return y;
+	json_t *j = json_loadb(o->json->data, o->json->len, 0, NULL);
+	size_t l = 0;
+	char *t = j ? obj_encode_yaml(j, &l) : NULL;
+	json_decref(j);
+	mnt_blob *b = mnt_blob_new(t ? t : "", t ? l : 0);
+	free(t);
+	mnt_blob *none = NULL;
+	if (atomic_compare_exchange_strong(&o->yaml, &none, b))
+		return b;
+	mnt_blob_unref(b); /* another thread was first */
+	return none;
+}
+
 /* An object's compact JSON with a newline: what NAME.json and .watch serve. */
 static mnt_blob *json_blob(const json_t *o)
 {
@@ -164,7 +182,7 @@ static void parse_time(const char *s, struct timespec *ts)
 static void obj_free(mnt *m, mnt_obj *o)
 {
 	mnt_ids_del(m, o->h.id);
-	mnt_blob_unref(o->yaml);
+	mnt_blob_unref(atomic_load(&o->yaml));
 	mnt_blob_unref(o->json);
 	json_decref(o->labels);
 	free(o->name);
@@ -239,10 +257,6 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		return;
 	if (cur && !(cur->flags & MNT_OBJ_GONE) && rv && rv <= cur->rv)
 		return; /* older than what we have (our own write's echo) */
-	size_t ylen;
-	char *y = obj_encode_yaml(o, &ylen);
-	if (!y)
-		return;
 	json_t *labels = json_object_get(md, "labels");
 	bool terminating = json_object_get(md, "deletionTimestamp") != NULL;
 	char path[1024];
@@ -257,7 +271,6 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		cur->ns = ns;
 		cur->res = res;
 		cur->name = xstrdup(name);
-		cur->yaml = mnt_blob_new(y, ylen);
 		cur->json = json_blob(o);
 		cur->labels = json_is_object(labels) ? json_copy((json_t *)labels) : NULL;
 		cur->rv = rv;
@@ -291,8 +304,7 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		}
 	} else {
 		json_t *old = cur->labels;
-		mnt_blob_unref(cur->yaml);
-		cur->yaml = mnt_blob_new(y, ylen);
+		mnt_blob_unref(atomic_exchange(&cur->yaml, NULL));
 		mnt_blob_unref(cur->json);
 		cur->json = json_blob(o);
 		cur->labels = json_is_object(labels) ? json_copy((json_t *)labels) : NULL;
@@ -308,7 +320,6 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 			mnt_notify(m, announcing(m, origin) ? MNT_NOTE_MODIFY : MNT_NOTE_INVAL,
 			           path, MNT_INO(cur->h.id, 0));
 	}
-	free(y);
 }
 
 void mnt_cache_apply(mnt *m, int res, const char *type, const json_t *o, mnt_origin origin)

@@ -303,7 +303,7 @@ void mnt_stat(mnt *m, const mnt_node *n, struct stat *st)
 		mnt_obj *o = n->obj;
 		st->st_mode = S_IFREG | (m->res[o->res].secret ? 0600 : 0644);
 		if (n->t == MNT_N_YAML) {
-			st->st_size = (off_t)o->yaml->len;
+			st->st_size = (off_t)mnt_obj_yaml(o)->len;
 			atomic_store(&o->reported_rv, o->rv);
 			atomic_store(&o->size_stale, false);
 		} else if (n->t == MNT_N_JSON) {
@@ -601,13 +601,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			} else if (wr) {
 				fh->kind = MNT_FH_OBJ;
 				fh->writable = true;
-				mnt_blob *b = n.t == MNT_N_YAML ? n.obj->yaml : n.obj->json;
+				mnt_blob *b = n.t == MNT_N_YAML ? mnt_obj_yaml(n.obj) : n.obj->json;
 				if (!(fi->flags & O_TRUNC))
 					buf_append(&fh->wr, b->data, b->len);
 			} else {
 				fh->kind = MNT_FH_OBJ;
 				if (n.t == MNT_N_YAML) {
-					fh->rd = mnt_blob_ref(n.obj->yaml);
+					fh->rd = mnt_blob_ref(mnt_obj_yaml(n.obj));
 					cached = page_cache_ok(n.obj, fi);
 				} else {
 					fh->rd = mnt_blob_ref(n.obj->json);

@@ -67,6 +67,19 @@ bool ctl_uid_known(ctl *c, const char *uid);
 void ctl_path(char *out, size_t n, int res, const char *ns, const char *name, const char *ext);
 /* True once every informer has its initial objects. */
 bool ctl_synced(ctl *c);
+/*
+ * A per-key rate limit, for status writes: a set's or deployment's counts
+ * change with every pod, and writing each change would double the writes
+ * of a rollout. ctl_rate_ok is true when key may act now (the time is
+ * taken); else *wait says in how many seconds it may.
+ */
+typedef struct ctl_rate {
+	pthread_mutex_t lock;
+	k9_map last; /* key -> malloc'd double, monotonic seconds */
+} ctl_rate;
+bool ctl_rate_ok(ctl_rate *r, const char *key, double interval, double *wait);
+void ctl_rate_forget(ctl_rate *r, const char *key);
+
 /* "NS/NAME" of an object. */
 void ctl_key(const json_t *o, char *out, size_t n);
 

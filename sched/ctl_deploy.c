@@ -26,6 +26,7 @@
 
 static ctl *C;
 static tree_queue *Q;
+static ctl_rate status_rate = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 #define REV "deployment.kubernetes.io/revision"
 #define HASH "pod-template-hash"
@@ -224,8 +225,8 @@ static int set_revision(rsinfo *ri, long rev)
 	return rc;
 }
 
-static int write_status(const json_t *d, rsinfo *v, size_t n, const rsinfo *nw, long replicas,
-                        long unavail_ok)
+static int write_status(const char *key, const json_t *d, rsinfo *v, size_t n, const rsinfo *nw,
+                        long replicas, long unavail_ok)
 {
 	long total = 0, ready = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -255,6 +256,11 @@ static int write_status(const json_t *d, rsinfo *v, size_t n, const rsinfo *nw, 
 	const char *prog = obj_condition(d, "Progressing");
 	same = same && prog && !strcmp(prog, "True");
 	int rc = 0;
+	double wait;
+	if (!same && !ctl_rate_ok(&status_rate, key, 1.0, &wait)) {
+		tree_queue_add_after(Q, key, wait); /* at most one status a second */
+		same = true;
+	}
 	if (!same) {
 		json_object_set_new(
 		    counts, "conditions",
@@ -336,8 +342,16 @@ static int deploy_sync(void *arg, const char *key)
 {
 	(void)arg;
 	json_t *d = ctl_get(C, CTL_DEPLOY, key);
+	if (d && !ctl_synced(C)) {
+		/* its sets and pods may not all be in yet: look again soon (not never) */
+		json_decref(d);
+		tree_queue_add_after(Q, key, 0.2);
+		return 0;
+	}
 	if (!d || json_object_get(json_object_get(d, "metadata"), "deletionTimestamp") ||
 	    !ctl_synced(C)) {
+		if (!d)
+			ctl_rate_forget(&status_rate, key);
 		json_decref(d);
 		return 0;
 	}
@@ -430,7 +444,7 @@ static int deploy_sync(void *arg, const char *key)
 				idle--;
 		}
 	}
-	if (write_status(d, v, n, nw, replicas, unavail) < 0)
+	if (write_status(key, d, v, n, nw, replicas, unavail) < 0)
 		rc = -1;
 	for (size_t i = 0; i < n; i++)
 		json_decref(v[i].rs);

@@ -165,6 +165,39 @@ void ctl_keys_free(char **keys, size_t n)
 	free(keys);
 }
 
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+bool ctl_rate_ok(ctl_rate *r, const char *key, double interval, double *wait)
+{
+	double now = mono();
+	pthread_mutex_lock(&r->lock);
+	double *t = k9_map_get(&r->last, key);
+	bool ok = !t || now - *t >= interval;
+	if (ok) {
+		if (!t) {
+			t = xmalloc(sizeof *t);
+			k9_map_put(&r->last, key, t);
+		}
+		*t = now;
+	} else {
+		*wait = interval - (now - *t);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ok;
+}
+
+void ctl_rate_forget(ctl_rate *r, const char *key)
+{
+	pthread_mutex_lock(&r->lock);
+	free(k9_map_del(&r->last, key));
+	pthread_mutex_unlock(&r->lock);
+}
+
 bool ctl_uid_known(ctl *c, const char *uid)
 {
 	pthread_mutex_lock(&c->lock);

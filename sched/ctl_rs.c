@@ -28,6 +28,7 @@ static ctl *C;
 static tree_queue *Q;
 static pthread_mutex_t elock = PTHREAD_MUTEX_INITIALIZER;
 static k9_map expects; /* RS key -> expect */
+static ctl_rate status_rate = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* The key of the ReplicaSet controlling pod o, in out; false if none. */
 static bool rs_of(const json_t *o, char *out, size_t n)
@@ -173,7 +174,7 @@ static pinfo *owned_pods(const json_t *rs, size_t *n, int *nready)
 	return v;
 }
 
-static int write_status(const json_t *rs, int replicas, int nready)
+static int write_status(const char *key, const json_t *rs, int replicas, int nready)
 {
 	const json_t *st = json_object_get(rs, "status");
 	json_int_t gen = json_integer_value(json_object_get(json_object_get(rs, "metadata"),
@@ -187,6 +188,11 @@ static int write_status(const json_t *rs, int replicas, int nready)
 	json_object_foreach(want, k, v) same =
 	    same && json_integer_value(v) == json_integer_value(json_object_get(st, k));
 	int rc = 0;
+	double wait;
+	if (!same && !ctl_rate_ok(&status_rate, key, 1.0, &wait)) {
+		tree_queue_add_after(Q, key, wait); /* at most one status a second */
+		same = true;
+	}
 	if (!same) {
 		char path[600];
 		ctl_path(path, sizeof path, CTL_RS, tree_meta(rs, "namespace"), tree_meta(rs, "name"),
@@ -203,10 +209,18 @@ static int rs_sync(void *arg, const char *key)
 {
 	(void)arg;
 	json_t *rs = ctl_get(C, CTL_RS, key);
+	if (rs && !ctl_synced(C)) {
+		/* its pods may not all be in yet: counting now could create too many */
+		json_decref(rs);
+		tree_queue_add_after(Q, key, 0.2);
+		return 0;
+	}
 	if (!rs || json_object_get(json_object_get(rs, "metadata"), "deletionTimestamp")) {
 		pthread_mutex_lock(&elock);
 		free(k9_map_del(&expects, key));
 		pthread_mutex_unlock(&elock);
+		if (!rs)
+			ctl_rate_forget(&status_rate, key);
 		json_decref(rs);
 		return 0;
 	}
@@ -264,7 +278,7 @@ static int rs_sync(void *arg, const char *key)
 			log_debug("replicaset %s: deleted %ld pods", key, todo);
 		}
 	}
-	if (write_status(rs, (int)n, nready) < 0)
+	if (write_status(key, rs, (int)n, nready) < 0)
 		rc = -1;
 	for (size_t i = 0; i < n; i++)
 		json_decref(pods[i].pod);
