@@ -20,7 +20,7 @@
 #ifndef KUBE9_MNT_H
 #define KUBE9_MNT_H
 
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312 /* 3.12: fuse_loop_cfg_* (with 35 the loop read our config as the old struct) */
 #include <fuse_lowlevel.h>
 #include <jansson.h>
 #include <pthread.h>
