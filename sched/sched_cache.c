@@ -136,8 +136,22 @@ void sched_push(sched *s, const char *key)
 
 /* --- nodes --- */
 
-static void node_update(sched *s, sched_node *n, json_t *obj)
+/* Equal JSON values, two absent ones included. */
+static bool same_json(const json_t *a, const json_t *b)
 {
+	return (!a && !b) || (a && b && json_equal((json_t *)a, (json_t *)b));
+}
+
+/* Take the node's new object; true when anything a pod's fit depends on changed
+ * (not for a mere heartbeat, which only moves timestamps). */
+static bool node_update(sched *s, sched_node *n, json_t *obj)
+{
+	sched_node was = *n;
+	bool same_meta = n->obj &&
+	                 same_json(json_object_get(json_object_get(n->obj, "metadata"), "labels"),
+	                           json_object_get(json_object_get(obj, "metadata"), "labels")) &&
+	                 same_json(json_object_get(json_object_get(n->obj, "spec"), "taints"),
+	                           json_object_get(json_object_get(obj, "spec"), "taints"));
 	json_decref(n->obj);
 	n->obj = json_incref(obj);
 	const json_t *alloc = json_object_get(json_object_get(obj, "status"), "allocatable");
@@ -146,12 +160,16 @@ static void node_update(sched *s, sched_node *n, json_t *obj)
 	n->pods = obj_qty_units(json_object_get(alloc, "pods"));
 	const char *r = obj_condition(obj, "Ready");
 	n->ready = r && !strcmp(r, "True");
-	n->unschedulable = json_is_true(json_object_get(json_object_get(obj, "spec"), "unschedulable"));
+	n->unschedulable =
+	    json_is_true(json_object_get(json_object_get(obj, "spec"), "unschedulable"));
 	const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
 	n->zone = intern(s->zones, &s->nzones,
 	                 json_string_value(json_object_get(labels, "topology.kubernetes.io/zone")));
-	n->region = intern(s->regions, &s->nregions,
-	                   json_string_value(json_object_get(labels, "topology.kubernetes.io/region")));
+	n->region =
+	    intern(s->regions, &s->nregions,
+	           json_string_value(json_object_get(labels, "topology.kubernetes.io/region")));
+	return !same_meta || was.cpu != n->cpu || was.mem != n->mem || was.pods != n->pods ||
+	       was.ready != n->ready || was.unschedulable != n->unschedulable;
 }
 
 struct recount {
@@ -181,6 +199,7 @@ void sched_on_node(void *arg, const char *type, json_t *old, json_t *obj)
 	const char *name = tree_meta(obj ? obj : old, "name");
 	pthread_mutex_lock(&s->lock);
 	sched_node *n = k9_map_get(&s->node_by_name, name);
+	bool changed = true;
 	if (!strcmp(type, "DELETED")) {
 		if (n) {
 			k9_map_del(&s->node_by_name, name);
@@ -208,10 +227,11 @@ void sched_on_node(void *arg, const char *type, json_t *old, json_t *obj)
 			struct recount rc = {s, n};
 			k9_map_each(&s->pods, recount_pod, &rc);
 		} else {
-			node_update(s, n, obj);
+			changed = node_update(s, n, obj);
 		}
 	}
-	s->changed = true;
+	if (changed) /* unschedulable pods are tried again */
+		s->changed = true;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -230,7 +250,8 @@ static void pod_free(sched_pod *p)
 
 static bool ours(const sched *s, const json_t *pod)
 {
-	const char *n = json_string_value(json_object_get(json_object_get(pod, "spec"), "schedulerName"));
+	const char *n =
+	    json_string_value(json_object_get(json_object_get(pod, "spec"), "schedulerName"));
 	return !n || !n[0] || !strcmp(n, s->scheduler_name);
 }
 
@@ -277,7 +298,8 @@ void sched_on_pod(void *arg, const char *type, json_t *old, json_t *obj)
 	}
 	json_decref(p->obj);
 	p->obj = json_incref(obj);
-	const char *node = json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+	const char *node =
+	    json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
 	bool active = obj_pod_active(obj);
 	if (node && node[0]) {
 		if (active) {
