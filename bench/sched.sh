@@ -25,7 +25,7 @@ PIDS="$PIDS $NODE_PID"
 t0=$(now_ms)
 until [ "$(ls "$M/nodes" | wc -l)" -ge "$NODES" ]; do sleep 0.5; done
 log "$NODES nodes registered in $(( ($(now_ms) - t0) / 1000 )) s"
-"$KUBE9" sched --mount "$M" 2>>"$T/sched.log" &
+"$KUBE9" sched --mount "$M" --bind-workers "${BENCH_BIND_WORKERS:-16}" 2>>"$T/sched.log" &
 SCHED_PID=$!
 PIDS="$PIDS $SCHED_PID"
 
