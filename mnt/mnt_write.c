@@ -233,6 +233,47 @@ static int res_of_doc(mnt *m, const json_t *o)
 	return -1;
 }
 
+/* Documents of a stream sent by a few threads at once (none depends on another's answer). */
+typedef struct sender {
+	mnt *m;
+	mnt_ns *ns;
+	json_t *docs;
+	const char *path;
+	atomic_size_t next;
+	atomic_int rc;
+} sender;
+
+static void *send_some(void *arg)
+{
+	sender *sd = arg;
+	mnt *m = sd->m;
+	for (size_t i; (i = atomic_fetch_add(&sd->next, 1)) < json_array_size(sd->docs);) {
+		json_t *o = json_array_get(sd->docs, i);
+		int r = res_of_doc(m, o);
+		k9_err e;
+		if (send_doc(m, m->res[r].namespaced ? sd->ns : m->cluster, r, o, false, &e) < 0) {
+			k9_err_prefix(&e, "document %zu", i + 1);
+			atomic_store(&sd->rc, mnt_refuse(m, sd->ns, -1, sd->path, &e));
+		}
+	}
+	return NULL;
+}
+
+#define STREAM_SENDERS 8
+
+static int send_all(mnt *m, mnt_ns *ns, json_t *docs, const char *path)
+{
+	sender sd = {.m = m, .ns = ns, .docs = docs, .path = path};
+	size_t n = json_array_size(docs) < STREAM_SENDERS ? json_array_size(docs) : STREAM_SENDERS;
+	pthread_t t[STREAM_SENDERS];
+	for (size_t i = 1; i < n; i++)
+		pthread_create(&t[i], NULL, send_some, &sd);
+	send_some(&sd);
+	for (size_t i = 1; i < n; i++)
+		pthread_join(t[i], NULL);
+	return atomic_load(&sd.rc);
+}
+
 int mnt_apply_stream(mnt *m, mnt_ns *ns, const char *text, size_t len, const char *path)
 {
 	k9_err e;
@@ -269,14 +310,7 @@ int mnt_apply_stream(mnt *m, mnt_ns *ns, const char *text, size_t len, const cha
 			goto out;
 		}
 	}
-	json_array_foreach(docs, i, o)
-	{
-		int r = res_of_doc(m, o);
-		if (send_doc(m, m->res[r].namespaced ? ns : m->cluster, r, o, false, &e) < 0) {
-			k9_err_prefix(&e, "document %zu", i + 1);
-			rc = mnt_refuse(m, ns, -1, path, &e);
-		}
-	}
+	rc = send_all(m, ns, docs, path);
 out:
 	json_decref(docs);
 	obj_lines_free(lines);
