@@ -66,7 +66,8 @@ int main(int argc, char **argv)
 	char *buf = malloc(cap);
 	while (n < want) {
 		if (now() - start > timeout) {
-			fprintf(stderr, "watch_count: timed out with %ld of %ld %s\n", n, want, what);
+			fprintf(stderr, "watch_count: timed out with %ld of %ld %s\n", n, want,
+			        what);
 			return 1;
 		}
 		if (cap - len < 65536)
@@ -106,8 +107,8 @@ int main(int argc, char **argv)
 		len -= s;
 		if (now() - last >= 1) {
 			last = now();
-			fprintf(stderr, "watch_count: %.0f s: %ld of %ld %s\n", last - start, n, want,
-			        what);
+			fprintf(stderr, "watch_count: %.0f s: %ld of %ld %s\n", last - start, n,
+			        want, what);
 		}
 	}
 	double el = now() - t0;

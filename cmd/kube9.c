@@ -18,8 +18,9 @@ static const struct command {
     {"server", cmd_server, "run the API server (HTTPS, SQLite store)"},
     {"mount", cmd_mount, "mount the cluster as a filesystem (FUSE)"},
     {"sched", cmd_sched, "the scheduler: binds pods to nodes through a mount"},
-    {"controllers", cmd_controllers, "replica sets, deployments, endpoints, node lifecycle, "
-                                     "namespaces, garbage collection, through a mount"},
+    {"controllers", cmd_controllers,
+     "replica sets, deployments, endpoints, node lifecycle, "
+     "namespaces, garbage collection, through a mount"},
     {"node", cmd_node, "the node agent (--hollow N: N simulated nodes), through a mount"},
 };
 

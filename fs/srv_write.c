@@ -129,8 +129,8 @@ static json_t *admit(const srv_req *r, json_t *o, const json_t *old, const obj_l
 	obj_default(r->kind, o);
 	int rc = old ? obj_validate_update(r->kind, o, old, lines, e)
 	             : obj_validate(r->kind, o, lines, e);
-	bool body_is_object = (!strcmp(r->verb, "create") || !strcmp(r->verb, "update")) &&
-	                      !r->sub[0] && r->body_len;
+	bool body_is_object =
+	    (!strcmp(r->verb, "create") || !strcmp(r->verb, "update")) && !r->sub[0] && r->body_len;
 	if (rc < 0 && !lines && e->code == 422 && body_is_object) {
 		obj_lines *l = NULL;
 		k9_err e2 = {0};
@@ -523,8 +523,7 @@ int srv_update(srv_req *r, srv_resp *out, k9_err *e)
  * sets spec.nodeName and the PodScheduled condition, only when the pod has no
  * node yet, so a pod is never bound twice.
  */
-static json_t *build_binding(srv_req *r, const json_t *cur, void *arg, obj_lines **lines,
-                             k9_err *e)
+static json_t *build_binding(srv_req *r, const json_t *cur, void *arg, obj_lines **lines, k9_err *e)
 {
 	(void)arg;
 	(void)lines;
@@ -540,8 +539,8 @@ static json_t *build_binding(srv_req *r, const json_t *cur, void *arg, obj_lines
 		k9_errf(e, 400, "BadRequest", "the kind in the data (%s) does not match Binding",
 		        kind);
 	else if (!node || !node[0])
-		k9_errf(e, 422, "Invalid",
-		        "Binding \"%s\" is invalid: target.name: Required value", r->name);
+		k9_errf(e, 422, "Invalid", "Binding \"%s\" is invalid: target.name: Required value",
+		        r->name);
 	else if (have && have[0])
 		k9_errf(e, 409, "Conflict",
 		        "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already "
@@ -572,8 +571,9 @@ static json_t *build_binding(srv_req *r, const json_t *cur, void *arg, obj_lines
 		                      "lastProbeTime", "lastTransitionTime", ts);
 		size_t i;
 		json_t *x;
-		json_array_foreach(conds, i, x) if (!strcmp(
-		    json_string_value(json_object_get(x, "type")) ?: "", "PodScheduled")) break;
+		json_array_foreach(
+		    conds, i, x) if (!strcmp(json_string_value(json_object_get(x, "type")) ?: "",
+		                             "PodScheduled")) break;
 		if (i < json_array_size(conds))
 			json_array_set_new(conds, i, c);
 		else

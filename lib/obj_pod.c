@@ -72,15 +72,16 @@ const char *obj_controller_uid(const json_t *o)
 {
 	size_t i;
 	const json_t *r;
-	json_array_foreach(json_object_get(json_object_get(o, "metadata"), "ownerReferences"), i, r)
-	    if (json_is_true(json_object_get(r, "controller"))) return json_string_value(
-	        json_object_get(r, "uid"));
+	json_array_foreach(json_object_get(json_object_get(o, "metadata"), "ownerReferences"), i, r) if (
+	    json_is_true(json_object_get(
+	        r, "controller"))) return json_string_value(json_object_get(r, "uid"));
 	return NULL;
 }
 
 bool obj_pod_active(const json_t *pod)
 {
-	const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+	const char *phase =
+	    json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
 	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
 		return false;
 	return !json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp");

@@ -155,7 +155,8 @@ int tree_open_mount(const char *mnt, const char *prog)
 	char p[PATH_MAX];
 	struct stat st;
 	if (!mnt || !mnt[0]) {
-		log_err("%s: --mount DIR is required (a kube9 mount, see `kube9 mount --help`)", prog);
+		log_err("%s: --mount DIR is required (a kube9 mount, see `kube9 mount --help`)",
+		        prog);
 		return -1;
 	}
 	snprintf(p, sizeof p, "%s/namespaces/pods.watch", mnt);

@@ -37,10 +37,10 @@ static json_t *lease_obj(const tree_lease *l, const char *rv)
 	char t[64], d[32];
 	snprintf(t, sizeof t, "%.3f", now_s());
 	snprintf(d, sizeof d, "%g", l->duration);
-	json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind",
-	                      "ConfigMap", "metadata", "name", l->name, "namespace", "kube-system",
-	                      "data", "holderIdentity", l->id, "renewTime", t,
-	                      "leaseDurationSeconds", d);
+	json_t *o =
+	    json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind",
+	              "ConfigMap", "metadata", "name", l->name, "namespace", "kube-system", "data",
+	              "holderIdentity", l->id, "renewTime", t, "leaseDurationSeconds", d);
 	if (rv)
 		json_object_set_new(json_object_get(o, "metadata"), "resourceVersion",
 		                    json_string(rv));
@@ -94,7 +94,7 @@ static void *renewer(void *arg)
 		}
 		if (rc == 0 || now_s() - last > l->duration) {
 			log_err("lost the lease %s (%s): stopping", l->name,
-			          rc == 0 ? "another holder renewed it" : strerror(-rc));
+			        rc == 0 ? "another holder renewed it" : strerror(-rc));
 			exit(1);
 		}
 		log_warn("cannot renew the lease %s: %s", l->name, strerror(-rc));

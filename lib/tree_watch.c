@@ -180,7 +180,8 @@ static void *watch_main(void *arg)
 			size_t start = 0;
 			for (size_t i = 0; i < b.len && go_on; i++)
 				if (b.data[i] == '\n') {
-					go_on = on_line(w, b.data + start, i - start, &initial, &seen);
+					go_on =
+					    on_line(w, b.data + start, i - start, &initial, &seen);
 					start = i + 1;
 				}
 			memmove(b.data, b.data + start, b.len - start);

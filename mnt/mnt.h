@@ -20,7 +20,8 @@
 #ifndef KUBE9_MNT_H
 #define KUBE9_MNT_H
 
-#define FUSE_USE_VERSION 312 /* 3.12: fuse_loop_cfg_* (with 35 the loop read our config as the old struct) */
+#define FUSE_USE_VERSION                                                                           \
+	312 /* 3.12: fuse_loop_cfg_* (with 35 the loop read our config as the old struct) */
 #include <fuse_lowlevel.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -66,7 +67,6 @@ mnt_blob *mnt_blob_new(const char *p, size_t n);
 mnt_blob *mnt_blob_ref(mnt_blob *b);
 void mnt_blob_unref(mnt_blob *b);
 
-
 /* Flags of an object in the cache. */
 enum {
 	MNT_OBJ_GONE = 1,     /* deleted; only the notifier still sees it */
@@ -88,8 +88,8 @@ typedef struct mnt_obj {
 	int res;
 	char *name;
 	uint64_t rv;
-	mnt_blob *json;              /* compact, one line with its newline */
-	_Atomic(mnt_blob *) yaml;    /* rendered from json when first needed: mnt_obj_yaml */
+	mnt_blob *json;           /* compact, one line with its newline */
+	_Atomic(mnt_blob *) yaml; /* rendered from json when first needed: mnt_obj_yaml */
 	json_t *labels;
 	struct timespec mtime, ctime;
 	int flags;
@@ -342,7 +342,15 @@ typedef struct mnt_fh {
 	int res;
 	char *name; /* object name, or the scratch file's name */
 } mnt_fh;
-enum { MNT_FH_OBJ, MNT_FH_SCRATCH, MNT_FH_EVENTS, MNT_FH_TEXT, MNT_FH_ECHO, MNT_FH_DIR, MNT_FH_SUB };
+enum {
+	MNT_FH_OBJ,
+	MNT_FH_SCRATCH,
+	MNT_FH_EVENTS,
+	MNT_FH_TEXT,
+	MNT_FH_ECHO,
+	MNT_FH_DIR,
+	MNT_FH_SUB
+};
 
 /* Requests about objects (mnt_write.c). */
 char *mnt_obj_url(mnt *m, const mnt_ns *ns, int res, const char *name); /* malloc'd */

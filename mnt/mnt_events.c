@@ -159,10 +159,11 @@ static void fill(mnt *m, reader *r, size_t size)
 	uint64_t oldest = next_seq > MNT_EV_RING ? next_seq - MNT_EV_RING : 1;
 	if (r->cursor < oldest) {
 		if (r->f.watch) {
-			buf_puts(b, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":"
-			            "\"v1\",\"status\":\"Failure\",\"message\":\"this reader fell too "
-			            "far behind: open .watch again\",\"reason\":\"Expired\",\"code\":"
-			            "410}}\n");
+			buf_puts(
+			    b, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":"
+			       "\"v1\",\"status\":\"Failure\",\"message\":\"this reader fell too "
+			       "far behind: open .watch again\",\"reason\":\"Expired\",\"code\":"
+			       "410}}\n");
 			r->ended = true;
 			return;
 		}

@@ -60,7 +60,8 @@ int mnt_resolve(mnt *m, uint64_t ino, mnt_node *n)
 		case MNT_SUB_NSL_WATCH:
 			n->t = MNT_N_EVENTS;
 			n->res = m->ns_res;
-			n->ev = (mnt_evfilter){.scope = MNT_EV_RES, .res = m->ns_res, .watch = true};
+			n->ev =
+			    (mnt_evfilter){.scope = MNT_EV_RES, .res = m->ns_res, .watch = true};
 			return 0;
 		}
 	}
@@ -164,7 +165,8 @@ static const char *const specials[] = {NULL, ".events", ".errors", ".watch"};
 static uint64_t special_ino(mnt *m, const mnt_node *p, int k)
 {
 	static const unsigned root[] = {0, MNT_SUB_EVENTS, MNT_SUB_ERRORS, MNT_SUB_WATCH};
-	static const unsigned nsl[] = {0, MNT_SUB_NSL_EVENTS, MNT_SUB_NSL_ERRORS, MNT_SUB_NSL_WATCH};
+	static const unsigned nsl[] = {0, MNT_SUB_NSL_EVENTS, MNT_SUB_NSL_ERRORS,
+	                               MNT_SUB_NSL_WATCH};
 	switch (p->t) {
 	case MNT_N_ROOT:
 		return MNT_INO(0, root[k]);
@@ -250,7 +252,8 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 			    !strncmp(name, m->res[r].plural, (size_t)(dot - name)) &&
 			    (!strcmp(dot, ".events") || !strcmp(dot, ".watch")))
 				return mnt_resolve(
-				    m, MNT_INO(0, MNT_SUB_RES + 4 * r + (dot[1] == 'e' ? 1 : 3)), n);
+				    m, MNT_INO(0, MNT_SUB_RES + 4 * r + (dot[1] == 'e' ? 1 : 3)),
+				    n);
 		break;
 	}
 	case MNT_N_NSDIR:
@@ -270,8 +273,7 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 	}
 	if (!ext && !notifier && (p.t == MNT_N_RESDIR || p.t == MNT_N_NSLIST))
 		osub = mnt_sub_ext(m, p.res, name, &stem);
-	if ((ext || osub) &&
-	    (p.t == MNT_N_RESDIR || p.t == MNT_N_NSLIST || p.t == MNT_N_SELDIR)) {
+	if ((ext || osub) && (p.t == MNT_N_RESDIR || p.t == MNT_N_NSLIST || p.t == MNT_N_SELDIR)) {
 		char *oname = xstrndup(name, stem);
 		mnt_obj *o = k9_map_get(&p.ns->res[p.res], oname);
 		free(oname);
@@ -309,7 +311,8 @@ void mnt_stat(mnt *m, const mnt_node *n, struct stat *st)
 		} else if (n->t == MNT_N_JSON) {
 			st->st_size = (off_t)o->json->len;
 		} else {
-			/* subresources: the scale reads as its replica count, the others write only */
+			/* subresources: the scale reads as its replica count, the others write only
+			 */
 			st->st_mode = S_IFREG | (n->osub == MNT_OSUB_SCALE ? 0644 : 0200);
 		}
 		t = o->mtime;

@@ -76,17 +76,18 @@ static char *body_of(mnt *m, const mnt_fh *fh, const char *text, const char **me
 	*method = "PATCH";
 	switch (fh->osub) {
 	case MNT_OSUB_BINDING: {
-		const char *node =
-		    word ? text
-		         : json_string_value(json_object_get(json_object_get(doc, "target"), "name"));
+		const char *node = word ? text
+		                        : json_string_value(json_object_get(
+		                              json_object_get(doc, "target"), "name"));
 		if (!node || !node[0]) {
 			k9_errf(e, 400, "BadRequest",
 			        "write a node name, or a Binding with target.name");
 			goto out;
 		}
-		body = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind",
-		                 "Binding", "metadata", "name", fh->name, "namespace", fh->ns->name,
-		                 "target", "apiVersion", "v1", "kind", "Node", "name", node);
+		body =
+		    json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind",
+		              "Binding", "metadata", "name", fh->name, "namespace", fh->ns->name,
+		              "target", "apiVersion", "v1", "kind", "Node", "name", node);
 		*method = "POST";
 		*ctype = "application/json";
 		break;
@@ -99,7 +100,8 @@ static char *body_of(mnt *m, const mnt_fh *fh, const char *text, const char **me
 			if (!*end && end != text)
 				rep = json_integer(v);
 		} else {
-			rep = json_incref(json_object_get(json_object_get(doc, "spec"), "replicas"));
+			rep =
+			    json_incref(json_object_get(json_object_get(doc, "spec"), "replicas"));
 		}
 		if (!json_is_integer(rep) || json_integer_value(rep) < 0) {
 			json_decref(rep);

@@ -53,7 +53,7 @@ int mnt_refuse(mnt *m, mnt_ns *ns, int res, const char *path, k9_err *e)
  * says whether the answer was the object.
  */
 long mnt_send_obj(mnt *m, int res, const char *method, const char *url, const char *ctype,
-                     const char *body, size_t len, bool *obj, k9_err *e)
+                  const char *body, size_t len, bool *obj, k9_err *e)
 {
 	k9_buf out = {0};
 	long code = mnt_http(m, method, url, ctype, body, len, &out, e);
@@ -166,8 +166,9 @@ static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, bool excl, k9_err *e
 	 * whatever the cache says, or a write computed from a deleted object
 	 * (a controller's stale copy) would bring it back.
 	 */
-	bool replace_only = !excl && json_string_value(json_object_get(
-	                                 json_object_get(o, "metadata"), "resourceVersion"));
+	bool replace_only =
+	    !excl &&
+	    json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
 	if (replace_only)
 		exists = true;
 	if (exists && excl)
@@ -179,8 +180,8 @@ static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, bool excl, k9_err *e
 	long code = -1;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		char *url = mnt_obj_url(m, ns, res, exists ? name : NULL);
-		code = mnt_send_obj(m, res, exists ? "PUT" : "POST", url, "application/json", body, len,
-		                NULL, e);
+		code = mnt_send_obj(m, res, exists ? "PUT" : "POST", url, "application/json", body,
+		                    len, NULL, e);
 		free(url);
 		if (exists && code == 404 && !replace_only)
 			exists = false;
@@ -726,8 +727,8 @@ static int finalize_ns(mnt *m, const char *name, const char *path)
 	char *body = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":"
 	                       "{\"name\":\"%s\"},\"spec\":{\"finalizers\":[]}}",
 	                       name);
-	long code = mnt_send_obj(m, m->ns_res, "PUT", u, "application/json", body, strlen(body),
-	                         NULL, &e);
+	long code =
+	    mnt_send_obj(m, m->ns_res, "PUT", u, "application/json", body, strlen(body), NULL, &e);
 	free(body);
 	free(u);
 	free(url);
@@ -824,8 +825,8 @@ void mnt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	                      "metadata", "name", name);
 	char *body = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	long code = mnt_send_obj(m, m->ns_res, "POST", "/api/v1/namespaces", "application/json", body,
-	                     strlen(body), NULL, &e);
+	long code = mnt_send_obj(m, m->ns_res, "POST", "/api/v1/namespaces", "application/json",
+	                         body, strlen(body), NULL, &e);
 	free(body);
 	if (code < 200 || code >= 300) {
 		char path[600];
@@ -966,7 +967,7 @@ static int patch_label(fuse_ino_t ino, const char *xname, const char *value, siz
 		json_decref(p);
 		char *url = mnt_obj_url(m, ns, res, oname);
 		long code = mnt_send_obj(m, res, "PATCH", url, "application/merge-patch+json", body,
-		                     strlen(body), NULL, &e);
+		                         strlen(body), NULL, &e);
 		free(url);
 		free(body);
 		if (code < 200 || code >= 300)

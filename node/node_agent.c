@@ -61,8 +61,8 @@ static json_t *resources(const node_one *n)
 	                 qty(n->pods, ""));
 }
 
-static json_t *condition(const char *type, const char *status, const char *reason,
-                         const char *msg, const char *now, const char *since)
+static json_t *condition(const char *type, const char *status, const char *reason, const char *msg,
+                         const char *now, const char *since)
 {
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", status, "reason",
 	                 reason, "message", msg, "lastHeartbeatTime", now, "lastTransitionTime",
@@ -73,23 +73,22 @@ static json_t *node_status(const node_agent *a, const node_one *n)
 {
 	char now[32];
 	tree_now(now);
-	json_t *conds = json_pack(
-	    "[o,o,o,o]",
-	    condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
-	              "kubelet has sufficient memory available", now, n->ready_since),
-	    condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
-	              "kubelet has no disk pressure", now, n->ready_since),
-	    condition("PIDPressure", "False", "KubeletHasSufficientPID",
-	              "kubelet has sufficient PID available", now, n->ready_since),
-	    condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", now,
-	              n->ready_since));
+	json_t *conds =
+	    json_pack("[o,o,o,o]",
+	              condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
+	                        "kubelet has sufficient memory available", now, n->ready_since),
+	              condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
+	                        "kubelet has no disk pressure", now, n->ready_since),
+	              condition("PIDPressure", "False", "KubeletHasSufficientPID",
+	                        "kubelet has sufficient PID available", now, n->ready_since),
+	              condition("Ready", "True", "KubeletReady", "kubelet is posting ready status",
+	                        now, n->ready_since));
 	return json_pack("{s:{s:o,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s,s:s}}}",
 	                 "status", "capacity", resources(n), "allocatable", resources(n),
 	                 "conditions", conds, "addresses", "type", "InternalIP", "address", n->ip,
 	                 "type", "Hostname", "address", n->name, "nodeInfo", "kubeletVersion",
-	                 "v1.32.0-kube9", "containerRuntimeVersion", a->rt->name,
-	                 "operatingSystem", "linux", "architecture", "amd64", "osImage",
-	                 "kube9", "kernelVersion", "");
+	                 "v1.32.0-kube9", "containerRuntimeVersion", a->rt->name, "operatingSystem",
+	                 "linux", "architecture", "amd64", "osImage", "kube9", "kernelVersion", "");
 }
 
 static int register_node(node_agent *a, node_one *n)
@@ -97,13 +96,13 @@ static int register_node(node_agent *a, node_one *n)
 	char path[512];
 	tree_path(path, sizeof path, "nodes", NULL, n->name, "json");
 	json_t *st = node_status(a, n);
-	json_t *o = json_pack(
-	    "{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s,s:s,s:s}},s:{s:s,s:[s]},s:O}", "apiVersion", "v1",
-	    "kind", "Node", "metadata", "name", n->name, "labels", "kubernetes.io/hostname",
-	    n->name, "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64",
-	    "topology.kubernetes.io/zone", n->zone, "topology.kubernetes.io/region", n->region,
-	    "spec", "podCIDR", n->cidr, "podCIDRs", n->cidr, "status",
-	    json_object_get(st, "status"));
+	json_t *o =
+	    json_pack("{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s,s:s,s:s}},s:{s:s,s:[s]},s:O}", "apiVersion",
+	              "v1", "kind", "Node", "metadata", "name", n->name, "labels",
+	              "kubernetes.io/hostname", n->name, "kubernetes.io/os", "linux",
+	              "kubernetes.io/arch", "amd64", "topology.kubernetes.io/zone", n->zone,
+	              "topology.kubernetes.io/region", n->region, "spec", "podCIDR", n->cidr,
+	              "podCIDRs", n->cidr, "status", json_object_get(st, "status"));
 	int rc = tree_put_json(path, o, true);
 	json_decref(o);
 	if (rc == -EEXIST) {
@@ -147,7 +146,8 @@ static void *heartbeats(void *arg)
 			if (rc < 0)
 				log_warn("node %s: heartbeat: %s", a->nodes[i].name, strerror(-rc));
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			double spent = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+			double spent =
+			    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 			if (gap > spent)
 				usleep((useconds_t)((gap - spent) * 1e6));
 		}
@@ -200,18 +200,24 @@ static void release(node_agent *a, node_pod *p)
 static const char *admit(node_one *n, int64_t cpu, int64_t mem, char *msg, size_t len)
 {
 	if (n->used_pods + 1 > n->pods) {
-		snprintf(msg, len, "Node didn't have enough resource: pods, requested: 1, used: %" PRId64
-		         ", capacity: %" PRId64, n->used_pods, n->pods);
+		snprintf(msg, len,
+		         "Node didn't have enough resource: pods, requested: 1, used: %" PRId64
+		         ", capacity: %" PRId64,
+		         n->used_pods, n->pods);
 		return "OutOfpods";
 	}
 	if (n->used_cpu + cpu > n->cpu) {
-		snprintf(msg, len, "Node didn't have enough resource: cpu, requested: %" PRId64
-		         ", used: %" PRId64 ", capacity: %" PRId64, cpu, n->used_cpu, n->cpu);
+		snprintf(msg, len,
+		         "Node didn't have enough resource: cpu, requested: %" PRId64
+		         ", used: %" PRId64 ", capacity: %" PRId64,
+		         cpu, n->used_cpu, n->cpu);
 		return "OutOfcpu";
 	}
 	if (n->used_mem + mem > n->mem) {
-		snprintf(msg, len, "Node didn't have enough resource: memory, requested: %" PRId64
-		         ", used: %" PRId64 ", capacity: %" PRId64, mem, n->used_mem, n->mem);
+		snprintf(msg, len,
+		         "Node didn't have enough resource: memory, requested: %" PRId64
+		         ", used: %" PRId64 ", capacity: %" PRId64,
+		         mem, n->used_mem, n->mem);
 		return "OutOfmemory";
 	}
 	return NULL;
@@ -326,8 +332,8 @@ int node_agent_run(node_agent *a)
 	for (int i = 0; i < a->n; i++) {
 		int rc = register_node(a, &a->nodes[i]);
 		if (rc < 0) {
-			log_err("node %s: cannot register: %s (see %s/nodes/.errors)", a->nodes[i].name,
-			        strerror(-rc), tree_root());
+			log_err("node %s: cannot register: %s (see %s/nodes/.errors)",
+			        a->nodes[i].name, strerror(-rc), tree_root());
 			bad++;
 		}
 		if (a->n >= 100 && (i + 1) % (a->n / 10) == 0)

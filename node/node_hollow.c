@@ -24,22 +24,24 @@ static int hollow_start(node_agent *a, node_pod *p, const json_t *pod, json_t *s
 		char id[256];
 		snprintf(id, sizeof id, "hollow://%s-%s", p->uid, name);
 		json_array_append_new(
-		    cs, json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:i,s:{s:{s:s}}}", "name", name, "image",
-		                  json_string_value(json_object_get(c, "image")) ?: "", "imageID", "",
-		                  "containerID", id, "ready", 1, "started", 1, "restartCount", 0,
-		                  "state", "running", "startedAt", now));
+		    cs, json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:i,s:{s:{s:s}}}", "name", name,
+		                  "image", json_string_value(json_object_get(c, "image")) ?: "",
+		                  "imageID", "", "containerID", id, "ready", 1, "started", 1,
+		                  "restartCount", 0, "state", "running", "startedAt", now));
 	}
 	const char *sched = now;
 	size_t k;
 	json_t *cond;
-	json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), k, cond)
-	    if (!strcmp(json_string_value(json_object_get(cond, "type")) ?: "", "PodScheduled"))
-		sched = json_string_value(json_object_get(cond, "lastTransitionTime")) ?: now;
-	json_t *conds = json_pack(
-	    "[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}]", "type", "PodScheduled",
-	    "status", "True", "lastTransitionTime", sched, "type", "Initialized", "status", "True",
-	    "lastTransitionTime", now, "type", "ContainersReady", "status", "True",
-	    "lastTransitionTime", now, "type", "Ready", "status", "True", "lastTransitionTime", now);
+	json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), k,
+	                   cond) if (!strcmp(json_string_value(json_object_get(cond, "type")) ?: "",
+	                                     "PodScheduled")) sched =
+	    json_string_value(json_object_get(cond, "lastTransitionTime")) ?: now;
+	json_t *conds =
+	    json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}]", "type",
+	              "PodScheduled", "status", "True", "lastTransitionTime", sched, "type",
+	              "Initialized", "status", "True", "lastTransitionTime", now, "type",
+	              "ContainersReady", "status", "True", "lastTransitionTime", now, "type",
+	              "Ready", "status", "True", "lastTransitionTime", now);
 	json_object_set_new(st, "phase", json_string("Running"));
 	json_object_set_new(st, "conditions", conds);
 	json_object_set_new(st, "hostIP", json_string(p->node->ip));

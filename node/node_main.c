@@ -69,14 +69,19 @@ static void on_term(int sig)
 
 int cmd_node(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"mount", required_argument, 0, 'm'},   {"hollow", required_argument, 0, 'H'},
-	    {"name", required_argument, 0, 'n'},    {"cpu", required_argument, 0, 'c'},
-	    {"memory", required_argument, 0, 'M'},  {"pods", required_argument, 0, 'p'},
-	    {"zones", required_argument, 0, 'z'},   {"regions", required_argument, 0, 'r'},
-	    {"heartbeat", required_argument, 0, 'b'}, {"workers", required_argument, 0, 'w'},
-	    {"verbose", no_argument, 0, 'v'},       {"help", no_argument, 0, 'h'},
-	    {0, 0, 0, 0}};
+	static const struct option opts[] = {{"mount", required_argument, 0, 'm'},
+	                                     {"hollow", required_argument, 0, 'H'},
+	                                     {"name", required_argument, 0, 'n'},
+	                                     {"cpu", required_argument, 0, 'c'},
+	                                     {"memory", required_argument, 0, 'M'},
+	                                     {"pods", required_argument, 0, 'p'},
+	                                     {"zones", required_argument, 0, 'z'},
+	                                     {"regions", required_argument, 0, 'r'},
+	                                     {"heartbeat", required_argument, 0, 'b'},
+	                                     {"workers", required_argument, 0, 'w'},
+	                                     {"verbose", no_argument, 0, 'v'},
+	                                     {"help", no_argument, 0, 'h'},
+	                                     {0, 0, 0, 0}};
 	const char *mount = NULL, *name = NULL, *cpu_s = "4", *mem_s = "16Gi";
 	char *zones_s = xstrdup("zone-a"), *regions_s = xstrdup("region-1");
 	long hollow = 0, pods = 100, workers = 8;
@@ -86,19 +91,47 @@ int cmd_node(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		char *end = NULL;
 		switch (c) {
-		case 'm': mount = optarg; break;
-		case 'H': hollow = strtol(optarg, &end, 10); break;
-		case 'n': name = optarg; break;
-		case 'c': cpu_s = optarg; break;
-		case 'M': mem_s = optarg; break;
-		case 'p': pods = strtol(optarg, &end, 10); break;
-		case 'z': free(zones_s); zones_s = xstrdup(optarg); break;
-		case 'r': free(regions_s); regions_s = xstrdup(optarg); break;
-		case 'b': hb = strtod(optarg, &end); break;
-		case 'w': workers = strtol(optarg, &end, 10); break;
-		case 'v': k9_log_level = LOG_DEBUG; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'm':
+			mount = optarg;
+			break;
+		case 'H':
+			hollow = strtol(optarg, &end, 10);
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'c':
+			cpu_s = optarg;
+			break;
+		case 'M':
+			mem_s = optarg;
+			break;
+		case 'p':
+			pods = strtol(optarg, &end, 10);
+			break;
+		case 'z':
+			free(zones_s);
+			zones_s = xstrdup(optarg);
+			break;
+		case 'r':
+			free(regions_s);
+			regions_s = xstrdup(optarg);
+			break;
+		case 'b':
+			hb = strtod(optarg, &end);
+			break;
+		case 'w':
+			workers = strtol(optarg, &end, 10);
+			break;
+		case 'v':
+			k9_log_level = LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 		if (end && (*end || end == optarg)) {
 			log_err("kube9 node: --%s %s: not a number", opts[0].name, optarg);

@@ -28,9 +28,9 @@ typedef struct ctl_res {
 extern const ctl_res ctl_res_tab[CTL_NRES];
 
 typedef struct ctl_opts {
-	double node_grace;      /* seconds without heartbeat before Ready=Unknown */
-	double eviction;        /* seconds Unknown before its pods are deleted */
-	double monitor_period;  /* how often node heartbeats are checked */
+	double node_grace;     /* seconds without heartbeat before Ready=Unknown */
+	double eviction;       /* seconds Unknown before its pods are deleted */
+	double monitor_period; /* how often node heartbeats are checked */
 	int workers;
 } ctl_opts;
 
@@ -51,8 +51,8 @@ typedef struct ctl_loop {
 	void (*on_event)(ctl *c, int res, const char *type, json_t *old, json_t *obj);
 } ctl_loop;
 
-extern const ctl_loop ctl_rs_loop, ctl_deploy_loop, ctl_ep_loop, ctl_nodelife_loop,
-    ctl_ns_loop, ctl_gc_loop;
+extern const ctl_loop ctl_rs_loop, ctl_deploy_loop, ctl_ep_loop, ctl_nodelife_loop, ctl_ns_loop,
+    ctl_gc_loop;
 
 /* The object of resource res with key "NS/NAME" now (a new reference) or NULL. */
 json_t *ctl_get(ctl *c, int res, const char *key);

@@ -28,7 +28,7 @@ static ctl *C;
 static tree_queue *Q;
 static ctl_rate status_rate = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-#define REV "deployment.kubernetes.io/revision"
+#define REV  "deployment.kubernetes.io/revision"
 #define HASH "pod-template-hash"
 
 /* The key of the Deployment controlling o (a ReplicaSet), in out; false if none. */
@@ -106,8 +106,8 @@ typedef struct rsinfo {
 
 static long rev_of(const json_t *rs)
 {
-	const char *r = json_string_value(json_object_get(
-	    json_object_get(json_object_get(rs, "metadata"), "annotations"), REV));
+	const char *r = json_string_value(
+	    json_object_get(json_object_get(json_object_get(rs, "metadata"), "annotations"), REV));
 	return r ? strtol(r, NULL, 10) : 0;
 }
 
@@ -145,8 +145,8 @@ static int scale(rsinfo *ri, long n)
 	if (ri->replicas == n)
 		return 0;
 	char path[600], num[32];
-	ctl_path(path, sizeof path, CTL_RS, tree_meta(ri->rs, "namespace"), tree_meta(ri->rs, "name"),
-	         "scale");
+	ctl_path(path, sizeof path, CTL_RS, tree_meta(ri->rs, "namespace"),
+	         tree_meta(ri->rs, "name"), "scale");
 	snprintf(num, sizeof num, "%ld\n", n);
 	int rc = tree_write(path, num, strlen(num));
 	if (rc == 0) {
@@ -191,10 +191,10 @@ static int create_rs(const json_t *d, const char *hash, long replicas, long rev)
 	snprintf(revs, sizeof revs, "%ld", rev);
 	json_t *rs = json_pack(
 	    "{s:s,s:s,s:{s:s,s:s,s:O,s:{s:s},s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},s:{s:I,s:o,s:o}}",
-	    "apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", name, "namespace", ns,
-	    "labels", labels, "annotations", REV, revs, "ownerReferences", "apiVersion", "apps/v1",
-	    "kind", "Deployment", "name", dn, "uid", tree_meta(d, "uid"), "controller", 1,
-	    "blockOwnerDeletion", 1, "spec", "replicas", (json_int_t)replicas, "selector", sel,
+	    "apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", name, "namespace",
+	    ns, "labels", labels, "annotations", REV, revs, "ownerReferences", "apiVersion",
+	    "apps/v1", "kind", "Deployment", "name", dn, "uid", tree_meta(d, "uid"), "controller",
+	    1, "blockOwnerDeletion", 1, "spec", "replicas", (json_int_t)replicas, "selector", sel,
 	    "template", tpl);
 	ctl_path(path, sizeof path, CTL_RS, ns, name, "json");
 	int rc = tree_put_json(path, rs, true);
@@ -219,7 +219,8 @@ static int set_revision(rsinfo *ri, long rev)
 	snprintf(revs, sizeof revs, "%ld", rev);
 	json_object_set_new(ann, REV, json_string(revs));
 	json_object_del(o, "status");
-	ctl_path(path, sizeof path, CTL_RS, tree_meta(o, "namespace"), tree_meta(o, "name"), "json");
+	ctl_path(path, sizeof path, CTL_RS, tree_meta(o, "namespace"), tree_meta(o, "name"),
+	         "json");
 	int rc = tree_put_json(path, o, false);
 	json_decref(o);
 	return rc;
@@ -239,14 +240,13 @@ static int write_status(const char *key, const json_t *d, rsinfo *v, size_t n, c
 	bool avail = ready >= replicas - unavail_ok;
 	bool done = nw && updated == replicas && total == replicas && ready == replicas;
 	const json_t *cur = json_object_get(d, "status");
-	json_int_t gen = json_integer_value(json_object_get(json_object_get(d, "metadata"),
-	                                                    "generation"));
-	json_t *counts = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "replicas", (json_int_t)total,
-	                           "updatedReplicas", (json_int_t)updated, "readyReplicas",
-	                           (json_int_t)ready, "availableReplicas", (json_int_t)ready,
-	                           "unavailableReplicas",
-	                           (json_int_t)(total - ready > 0 ? total - ready : 0),
-	                           "observedGeneration", gen);
+	json_int_t gen =
+	    json_integer_value(json_object_get(json_object_get(d, "metadata"), "generation"));
+	json_t *counts = json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I,s:I}", "replicas", (json_int_t)total, "updatedReplicas",
+	    (json_int_t)updated, "readyReplicas", (json_int_t)ready, "availableReplicas",
+	    (json_int_t)ready, "unavailableReplicas",
+	    (json_int_t)(total - ready > 0 ? total - ready : 0), "observedGeneration", gen);
 	bool same = obj_condition(d, "Available") &&
 	            !strcmp(obj_condition(d, "Available"), avail ? "True" : "False");
 	const char *k;
@@ -270,15 +270,15 @@ static int write_status(const char *key, const json_t *d, rsinfo *v, size_t n, c
 		              "message",
 		              avail ? "Deployment has minimum availability."
 		                    : "Deployment does not have minimum availability.",
-		              "lastUpdateTime", now, "lastTransitionTime", now, "type", "Progressing",
-		              "status", "True", "reason",
+		              "lastUpdateTime", now, "lastTransitionTime", now, "type",
+		              "Progressing", "status", "True", "reason",
 		              done ? "NewReplicaSetAvailable" : "ReplicaSetUpdated", "message",
 		              done ? "ReplicaSet has successfully progressed."
 		                   : "ReplicaSet is progressing.",
 		              "lastUpdateTime", now, "lastTransitionTime", now));
 		char path[600];
-		ctl_path(path, sizeof path, CTL_DEPLOY, tree_meta(d, "namespace"), tree_meta(d, "name"),
-		         "status");
+		ctl_path(path, sizeof path, CTL_DEPLOY, tree_meta(d, "namespace"),
+		         tree_meta(d, "name"), "status");
 		json_t *doc = json_pack("{s:O}", "status", counts);
 		rc = tree_put_json(path, doc, false);
 		json_decref(doc);
@@ -395,11 +395,13 @@ static int deploy_sync(void *arg, const char *key)
 			nw = &v[i];
 	}
 	const json_t *strat = json_object_get(spec, "strategy");
-	bool recreate = !strcmp(json_string_value(json_object_get(strat, "type")) ?: "", "Recreate");
+	bool recreate =
+	    !strcmp(json_string_value(json_object_get(strat, "type")) ?: "", "Recreate");
 	const json_t *ru = json_object_get(strat, "rollingUpdate");
 	long surge = recreate ? 0 : intstr(json_object_get(ru, "maxSurge"), replicas, true, 25);
-	long unavail =
-	    recreate ? replicas : intstr(json_object_get(ru, "maxUnavailable"), replicas, false, 25);
+	long unavail = recreate
+	                   ? replicas
+	                   : intstr(json_object_get(ru, "maxUnavailable"), replicas, false, 25);
 	if (!surge && !unavail)
 		unavail = 1;
 	int rc = 0;

@@ -170,11 +170,12 @@ static int sync_ep(void *arg, const char *key)
 		json_decref(p.v[i]);
 	free(p.v);
 	if (!cur || !ctl_ep_same(json_object_get(cur, "subsets"), subsets)) {
-		json_t *ep = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion", "v1", "kind",
-		                       "Endpoints", "metadata", "name", name, "namespace", ns,
-		                       "subsets", subsets);
+		json_t *ep =
+		    json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion", "v1", "kind", "Endpoints",
+		              "metadata", "name", name, "namespace", ns, "subsets", subsets);
 		if (cur) {
-			/* keep what others put there (labels, annotations); conditional on what we saw */
+			/* keep what others put there (labels, annotations); conditional on what we
+			 * saw */
 			json_t *m = json_deep_copy(json_object_get(cur, "metadata"));
 			json_object_set_new(ep, "metadata", m);
 		}

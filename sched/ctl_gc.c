@@ -28,7 +28,7 @@
 #include "kube9/obj.h"
 #include "kube9/util.h"
 
-#define CONFIRM_S 2.0 /* an owner must stay unknown this long */
+#define CONFIRM_S  2.0 /* an owner must stay unknown this long */
 #define FG_RETRY_S 1.0
 
 static tree_queue *q;
@@ -111,7 +111,7 @@ static int parse(const char *s, ref *r)
  * server does not serve, a read failing otherwise than ENOENT) it counts as
  * there: deleting is the step that cannot be undone.
  */
-static bool owner_on_mount(const json_t *or, const char *ns)
+static bool owner_on_mount(const json_t * or, const char *ns)
 {
 	const char *av = json_string_value(json_object_get(or, "apiVersion"));
 	const char *kind = json_string_value(json_object_get(or, "kind"));
@@ -146,7 +146,7 @@ static int sync_dep(ctl *c, const char *key, const ref *r)
 		return 0;
 	}
 	size_t i;
-	const json_t *or;
+	const json_t * or ;
 	json_array_foreach(refs, i, or)
 	{
 		const char *uid = json_string_value(json_object_get(or, "uid"));
@@ -210,7 +210,8 @@ static int orphan(ctl *c, const char *uid, char **deps, size_t n)
 			rc = put_with(o, d.path, "ownerReferences", json_incref(rest));
 		if (rc < 0 && rc != -ENOENT) {
 			if (rc != -EBUSY)
-				log_warn("garbage collector: orphaning %s: %s", d.path, strerror(-rc));
+				log_warn("garbage collector: orphaning %s: %s", d.path,
+				         strerror(-rc));
 			bad = -1;
 		}
 		json_decref(rest);
@@ -269,9 +270,10 @@ static int sync_owner(ctl *c, const char *key, const ref *r)
 	if (done) {
 		int w = put_with(o, r->path, "finalizers", ctl_strings_without(fin, done));
 		if (w == 0)
-			log_info("garbage collector: %s/%s: %zu dependents %s, finalizer %s removed",
-			         ctl_res_tab[r->res].plural, r->key, n,
-			         orph ? "orphaned" : "deleted", done);
+			log_info(
+			    "garbage collector: %s/%s: %zu dependents %s, finalizer %s removed",
+			    ctl_res_tab[r->res].plural, r->key, n, orph ? "orphaned" : "deleted",
+			    done);
 		else if (w != -ENOENT)
 			rc = -1;
 	}
@@ -308,14 +310,15 @@ static void ref_of(int res, const json_t *o, char *out, size_t n)
 static void queue_owners(const json_t *dep)
 {
 	size_t i;
-	const json_t *or;
+	const json_t * or ;
 	json_array_foreach(meta(dep, "ownerReferences"), i, or)
 	{
 		const char *av = json_string_value(json_object_get(or, "apiVersion")) ?: "";
 		const char *kind = json_string_value(json_object_get(or, "kind")) ?: "";
 		const char *name = json_string_value(json_object_get(or, "name")) ?: "";
 		for (int r = 0; r < CTL_NRES; r++) {
-			if (strcmp(ctl_res_tab[r].kind, kind) || strcmp(ctl_res_tab[r].api_version, av))
+			if (strcmp(ctl_res_tab[r].kind, kind) ||
+			    strcmp(ctl_res_tab[r].api_version, av))
 				continue;
 			bool cluster = r == CTL_NODES || r == CTL_NS;
 			char ref[600];

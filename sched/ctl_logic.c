@@ -161,8 +161,8 @@ json_t *ctl_ep_subsets(const json_t *svc, json_t *const *pods, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const json_t *pod = pods[i];
 		if (!pod_eligible(pod) ||
-		    !ctl_sel_match(selector, json_object_get(json_object_get(pod, "metadata"),
-		                                             "labels")))
+		    !ctl_sel_match(selector,
+		                   json_object_get(json_object_get(pod, "metadata"), "labels")))
 			continue;
 		json_t *ports = pod_ports(svc_ports, pod);
 		if (json_array_size(svc_ports) && !json_array_size(ports)) {
@@ -195,7 +195,8 @@ json_t *ctl_ep_subsets(const json_t *svc, json_t *const *pods, size_t n)
 		if (json_array_size(g->ready))
 			json_object_set_new(s, "addresses", sorted(json_incref(g->ready)));
 		if (json_array_size(g->not_ready))
-			json_object_set_new(s, "notReadyAddresses", sorted(json_incref(g->not_ready)));
+			json_object_set_new(s, "notReadyAddresses",
+			                    sorted(json_incref(g->not_ready)));
 		if (json_array_size(g->ports))
 			json_object_set(s, "ports", g->ports);
 		json_array_append_new(subsets, s);
@@ -262,7 +263,8 @@ json_t *ctl_node_conds_unknown(const json_t *conds, const char *now)
 		json_t *d = json_deep_copy(c);
 		json_object_set_new(d, "status", json_string("Unknown"));
 		json_object_set_new(d, "reason", json_string("NodeStatusUnknown"));
-		json_object_set_new(d, "message", json_string("Kubelet stopped posting node status."));
+		json_object_set_new(d, "message",
+		                    json_string("Kubelet stopped posting node status."));
 		json_object_set_new(d, "lastTransitionTime", json_string(now));
 		ready |= !strcmp(str_or(c, "type", ""), "Ready");
 		json_array_append_new(out, d);
@@ -293,8 +295,7 @@ json_t *ctl_taints_without(const json_t *taints, const char *key, const char *ef
 	json_t *out = json_array();
 	size_t i;
 	json_t *t;
-	json_array_foreach(taints, i, t) if (!taint_is(t, key, effect))
-	    json_array_append(out, t);
+	json_array_foreach(taints, i, t) if (!taint_is(t, key, effect)) json_array_append(out, t);
 	return out;
 }
 

@@ -220,7 +220,8 @@ static void usage(FILE *f)
 	      "      --eviction-timeout S      its pods are deleted after this long (default 300)\n"
 	      "      --node-monitor-period S   how often heartbeats are checked (default 5)\n"
 	      "      --workers N               objects synced at once per controller (default 8)\n"
-	      "      --leader-elect BOOL       take the kube9-controllers lease first (default true)\n"
+	      "      --leader-elect BOOL       take the kube9-controllers lease first (default "
+	      "true)\n"
 	      "  -v, --verbose                 debug logging\n"
 	      "  -h, --help                    this text\n",
 	      f);
@@ -252,25 +253,42 @@ int cmd_controllers(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'm': mount = optarg; break;
-		case 'g': o.node_grace = strtod(optarg, NULL); break;
-		case 'e': o.eviction = strtod(optarg, NULL); break;
-		case 'p': o.monitor_period = strtod(optarg, NULL); break;
-		case 'w': o.workers = (int)strtol(optarg, NULL, 10); break;
+		case 'm':
+			mount = optarg;
+			break;
+		case 'g':
+			o.node_grace = strtod(optarg, NULL);
+			break;
+		case 'e':
+			o.eviction = strtod(optarg, NULL);
+			break;
+		case 'p':
+			o.monitor_period = strtod(optarg, NULL);
+			break;
+		case 'w':
+			o.workers = (int)strtol(optarg, NULL, 10);
+			break;
 		case 'l':
 			if (strcmp(optarg, "true") && strcmp(optarg, "false")) {
-				log_err("kube9 controllers: --leader-elect %s: say true or false", optarg);
+				log_err("kube9 controllers: --leader-elect %s: say true or false",
+				        optarg);
 				return 2;
 			}
 			elect = !strcmp(optarg, "true");
 			break;
-		case 'v': k9_log_level = LOG_DEBUG; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'v':
+			k9_log_level = LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
-	if (optind < argc || !(o.node_grace > 0) || !(o.eviction >= 0) ||
-	    !(o.monitor_period > 0) || o.workers < 1 || o.workers > 256) {
+	if (optind < argc || !(o.node_grace > 0) || !(o.eviction >= 0) || !(o.monitor_period > 0) ||
+	    o.workers < 1 || o.workers > 256) {
 		log_err("kube9 controllers: bad arguments (times > 0, --workers 1..256)");
 		usage(stderr);
 		return 2;

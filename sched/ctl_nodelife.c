@@ -70,8 +70,9 @@ static const json_t *ready_cond(const json_t *node)
 {
 	size_t i;
 	const json_t *c;
-	json_array_foreach(json_object_get(json_object_get(node, "status"), "conditions"), i, c)
-	    if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready")) return c;
+	json_array_foreach(
+	    json_object_get(json_object_get(node, "status"), "conditions"), i,
+	    c) if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready")) return c;
 	return NULL;
 }
 
@@ -101,8 +102,8 @@ static int set_taint(const json_t *node, const char *name, bool add)
 		spec = json_object();
 		json_object_set_new(o, "spec", spec);
 	}
-	json_t *taints = ctl_taints_without(json_object_get(spec, "taints"), UNREACHABLE,
-	                                    "NoExecute");
+	json_t *taints =
+	    ctl_taints_without(json_object_get(spec, "taints"), UNREACHABLE, "NoExecute");
 	if (add) {
 		tree_now(now);
 		json_array_append_new(taints, json_pack("{s:s,s:s,s:s}", "key", UNREACHABLE,
@@ -116,8 +117,8 @@ static int set_taint(const json_t *node, const char *name, bool add)
 	int rc = tree_put_json(path, o, false);
 	json_decref(o);
 	if (rc == 0)
-		log_info("node %s: %s taint %s:NoExecute", name, add ? "added" : "heartbeats again, removed",
-		         UNREACHABLE);
+		log_info("node %s: %s taint %s:NoExecute", name,
+		         add ? "added" : "heartbeats again, removed", UNREACHABLE);
 	return rc;
 }
 
@@ -130,7 +131,8 @@ struct on_node {
 static void gather(void *arg, json_t *pod)
 {
 	struct on_node *p = arg;
-	const char *nn = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+	const char *nn =
+	    json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
 	if (!nn || strcmp(nn, p->name))
 		return;
 	if (p->n == p->cap) {
@@ -159,13 +161,14 @@ static int evict(ctl *c, const char *name, double since)
 		if (grace >= 0 && since >= grace && !dt) {
 			rc = tree_unlink(path);
 			if (rc == 0)
-				log_info("pod %s: deleted: its node %s has been unreachable for %.0f s",
-				         key, name, since);
+				log_info(
+				    "pod %s: deleted: its node %s has been unreachable for %.0f s",
+				    key, name, since);
 		} else if (dt && tree_age(dt) >= 0) {
 			rc = tree_unlink(path); /* terminating: this deletes it at once */
 			if (rc == 0)
-				log_info("pod %s: deleted for good: its node %s cannot finish it", key,
-				         name);
+				log_info("pod %s: deleted for good: its node %s cannot finish it",
+				         key, name);
 		}
 		if (rc < 0 && rc != -ENOENT) {
 			log_warn("pod %s: delete: %s", key, strerror(-rc));

@@ -72,7 +72,8 @@ static void rs_event(ctl *c, int res, const char *type, json_t *old, json_t *obj
 	}
 	if (res != CTL_PODS || !rs_of(obj ? obj : old, key, sizeof key))
 		return;
-	bool was_del = old && json_object_get(json_object_get(old, "metadata"), "deletionTimestamp");
+	bool was_del =
+	    old && json_object_get(json_object_get(old, "metadata"), "deletionTimestamp");
 	bool is_del = obj && json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp");
 	if (!strcmp(type, "ADDED"))
 		observe(key, 1, 0);
@@ -99,11 +100,11 @@ static int create_pod(const json_t *rs, char *name_out, size_t n)
 		char sfx[6], name[300], path[600];
 		suffix(sfx);
 		snprintf(name, sizeof name, "%.56s-%s", rsname, sfx);
-		json_t *meta = json_pack("{s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:s,s:b,s:b}]}", "name", name,
-		                         "namespace", ns, "generateName", "", "ownerReferences",
-		                         "apiVersion", "apps/v1", "kind", "ReplicaSet", "name",
-		                         rsname, "uid", tree_meta(rs, "uid"), "controller", 1,
-		                         "blockOwnerDeletion", 1);
+		json_t *meta =
+		    json_pack("{s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:s,s:b,s:b}]}", "name", name,
+		              "namespace", ns, "generateName", "", "ownerReferences", "apiVersion",
+		              "apps/v1", "kind", "ReplicaSet", "name", rsname, "uid",
+		              tree_meta(rs, "uid"), "controller", 1, "blockOwnerDeletion", 1);
 		char gen[300];
 		snprintf(gen, sizeof gen, "%.57s-", rsname);
 		json_object_set_new(meta, "generateName", json_string(gen));
@@ -167,7 +168,10 @@ static pinfo *owned_pods(const json_t *rs, size_t *n, int *nready)
 		    json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
 		bool r = ready(p);
 		*nready += r;
-		v[(*n)++] = (pinfo){p, !node ? 0 : !r ? 1 : 2,
+		v[(*n)++] = (pinfo){p,
+		                    !node ? 0
+		                    : !r  ? 1
+		                          : 2,
 		                    tree_age(tree_meta(p, "creationTimestamp"))};
 	}
 	ctl_keys_free(keys, nk);
@@ -177,8 +181,8 @@ static pinfo *owned_pods(const json_t *rs, size_t *n, int *nready)
 static int write_status(const char *key, const json_t *rs, int replicas, int nready)
 {
 	const json_t *st = json_object_get(rs, "status");
-	json_int_t gen = json_integer_value(json_object_get(json_object_get(rs, "metadata"),
-	                                                    "generation"));
+	json_int_t gen =
+	    json_integer_value(json_object_get(json_object_get(rs, "metadata"), "generation"));
 	json_t *want = json_pack("{s:i,s:i,s:i,s:i,s:I}", "replicas", replicas,
 	                         "fullyLabeledReplicas", replicas, "readyReplicas", nready,
 	                         "availableReplicas", nready, "observedGeneration", gen);
@@ -195,8 +199,8 @@ static int write_status(const char *key, const json_t *rs, int replicas, int nre
 	}
 	if (!same) {
 		char path[600];
-		ctl_path(path, sizeof path, CTL_RS, tree_meta(rs, "namespace"), tree_meta(rs, "name"),
-		         "status");
+		ctl_path(path, sizeof path, CTL_RS, tree_meta(rs, "namespace"),
+		         tree_meta(rs, "name"), "status");
 		json_t *doc = json_pack("{s:O}", "status", want);
 		rc = tree_put_json(path, doc, false);
 		json_decref(doc);
@@ -257,7 +261,8 @@ static int rs_sync(void *arg, const char *key)
 				int r = create_pod(rs, name, sizeof name);
 				if (r < 0) {
 					observe(key, 1, 0);
-					log_warn("replicaset %s: creating a pod: %s", key, strerror(-r));
+					log_warn("replicaset %s: creating a pod: %s", key,
+					         strerror(-r));
 					rc = -1;
 				}
 			}
@@ -266,12 +271,14 @@ static int rs_sync(void *arg, const char *key)
 			qsort(pods, n, sizeof *pods, by_rank);
 			for (long i = 0; i < todo; i++) {
 				char path[600];
-				ctl_path(path, sizeof path, CTL_PODS, tree_meta(pods[i].pod, "namespace"),
+				ctl_path(path, sizeof path, CTL_PODS,
+				         tree_meta(pods[i].pod, "namespace"),
 				         tree_meta(pods[i].pod, "name"), "json");
 				int r = tree_unlink(path);
 				if (r < 0 && r != -ENOENT) {
 					observe(key, 0, 1);
-					log_warn("replicaset %s: deleting %s: %s", key, path, strerror(-r));
+					log_warn("replicaset %s: deleting %s: %s", key, path,
+					         strerror(-r));
 					rc = -1;
 				}
 			}

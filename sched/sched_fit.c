@@ -38,8 +38,8 @@ void sched_req_init(sched_req *r, const json_t *pod, const sched_owner *owner)
 	{
 		json_int_t hp = json_integer_value(json_object_get(p, "hostPort"));
 		if (hp > 0 && r->nports < sizeof r->ports / sizeof r->ports[0])
-			r->ports[r->nports++] = sched_port(
-			    json_string_value(json_object_get(p, "protocol")), (int)hp);
+			r->ports[r->nports++] =
+			    sched_port(json_string_value(json_object_get(p, "protocol")), (int)hp);
 	}
 }
 
@@ -120,9 +120,9 @@ static bool affinity_match(const json_t *spec, const json_t *node)
 		if (!have || strcmp(have, json_string_value(v) ?: ""))
 			return false;
 	}
-	const json_t *req = json_object_get(
-	    json_object_get(json_object_get(spec, "affinity"), "nodeAffinity"),
-	    "requiredDuringSchedulingIgnoredDuringExecution");
+	const json_t *req =
+	    json_object_get(json_object_get(json_object_get(spec, "affinity"), "nodeAffinity"),
+	                    "requiredDuringSchedulingIgnoredDuringExecution");
 	const json_t *terms = json_object_get(req, "nodeSelectorTerms");
 	if (!json_array_size(terms))
 		return true;
@@ -141,7 +141,8 @@ static bool affinity_match(const json_t *spec, const json_t *node)
 			all = all && expr_match(fake, e);
 			json_decref(fake);
 		}
-		if (all && (json_array_size(exprs) || json_array_size(json_object_get(t, "matchFields"))))
+		if (all &&
+		    (json_array_size(exprs) || json_array_size(json_object_get(t, "matchFields"))))
 			return true;
 	}
 	return false;

@@ -91,10 +91,11 @@ static void schedule_one(sched *s, const char *key)
 				max_node = c > max_node ? c : max_node;
 			}
 			for (int z = 0; z < s->nzones; z++)
-				max_zone = r.owner->zone[z] > max_zone ? r.owner->zone[z] : max_zone;
+				max_zone =
+				    r.owner->zone[z] > max_zone ? r.owner->zone[z] : max_zone;
 			for (int g = 0; g < s->nregions; g++)
-				max_region =
-				    r.owner->region[g] > max_region ? r.owner->region[g] : max_region;
+				max_region = r.owner->region[g] > max_region ? r.owner->region[g]
+				                                             : max_region;
 		}
 		sched_node *best = NULL;
 		double bs = -1;
@@ -127,9 +128,8 @@ static int report(const char *key, const char *uid, const char *msg)
 	split_key(key, ns, name, sizeof ns);
 	tree_now(now);
 	json_t *st = json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:n,s:s}]}}", "status", "conditions",
-	                       "type", "PodScheduled", "status", "False", "reason",
-	                       "Unschedulable", "message", msg, "lastProbeTime",
-	                       "lastTransitionTime", now);
+	                       "type", "PodScheduled", "status", "False", "reason", "Unschedulable",
+	                       "message", msg, "lastProbeTime", "lastTransitionTime", now);
 	tree_path(path, sizeof path, "pods", ns, name, "status");
 	int rc = tree_put_json(path, st, false);
 	json_decref(st);
@@ -219,7 +219,8 @@ static void retry_pod(void *val, void *arg)
 	}
 }
 
-/* Unschedulable pods are tried again when nodes or pods changed (at most each second) or every 30 s. */
+/* Unschedulable pods are tried again when nodes or pods changed (at most each second) or every 30
+ * s. */
 static void *retrier(void *arg)
 {
 	sched *s = arg;
@@ -284,24 +285,40 @@ int cmd_sched(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'm': mount = optarg; break;
-		case 'n': name = optarg; break;
+		case 'm':
+			mount = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
 		case 'l':
 			if (strcmp(optarg, "true") && strcmp(optarg, "false")) {
-				log_err("kube9 sched: --leader-elect %s: say true or false", optarg);
+				log_err("kube9 sched: --leader-elect %s: say true or false",
+				        optarg);
 				return 2;
 			}
 			elect = !strcmp(optarg, "true");
 			break;
-		case 'd': dur = strtod(optarg, NULL); break;
-		case 'w': workers = strtol(optarg, NULL, 10); break;
-		case 'v': k9_log_level = LOG_DEBUG; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'd':
+			dur = strtod(optarg, NULL);
+			break;
+		case 'w':
+			workers = strtol(optarg, NULL, 10);
+			break;
+		case 'v':
+			k9_log_level = LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc || !(dur >= 1) || workers < 1 || workers > 256) {
-		log_err("kube9 sched: bad arguments (--lease-duration >= 1, --bind-workers 1..256)");
+		log_err(
+		    "kube9 sched: bad arguments (--lease-duration >= 1, --bind-workers 1..256)");
 		usage(stderr);
 		return 2;
 	}

@@ -94,7 +94,7 @@ typedef struct sched {
 /* sched_cache.c: the informers' callbacks (they take s->lock). */
 void sched_on_node(void *arg, const char *type, json_t *old, json_t *obj);
 void sched_on_pod(void *arg, const char *type, json_t *old, json_t *obj);
-void sched_unassume(sched *s, sched_pod *p); /* lock held */
+void sched_unassume(sched *s, sched_pod *p);              /* lock held */
 void sched_assume(sched *s, sched_pod *p, sched_node *n); /* lock held */
 void sched_push(sched *s, const char *key);               /* lock held */
 sched_owner *sched_owner_get(sched *s, const char *uid, bool create);

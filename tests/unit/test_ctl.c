@@ -15,8 +15,7 @@ static json_t *J(const char *s)
 }
 
 /* A pod in ns "d" with labels, an IP (or none), readiness, and a container port named web. */
-static json_t *pod(const char *name, const char *labels, const char *ip, bool ready,
-                   int web_port)
+static json_t *pod(const char *name, const char *labels, const char *ip, bool ready, int web_port)
 {
 	char s[2048];
 	snprintf(s, sizeof s,
@@ -47,14 +46,15 @@ static void endpoints(void)
 	p[4] = pod("noip", "{\"app\":\"a\"}", NULL, true, 9000);
 	json_t *s = ctl_ep_subsets(svc, p, 5);
 	char *d = dump(s);
-	is_str(d,
-	       "[{\"addresses\":[{\"ip\":\"10.0.0.1\",\"nodeName\":\"n1\",\"targetRef\":{\"kind\":"
-	       "\"Pod\",\"name\":\"p1\",\"namespace\":\"d\",\"uid\":\"u-p1\"}},{\"ip\":\"10.0.0.2\","
-	       "\"nodeName\":\"n1\",\"targetRef\":{\"kind\":\"Pod\",\"name\":\"p2\",\"namespace\":"
-	       "\"d\",\"uid\":\"u-p2\"}}],\"notReadyAddresses\":[{\"ip\":\"10.0.0.3\",\"nodeName\":"
-	       "\"n1\",\"targetRef\":{\"kind\":\"Pod\",\"name\":\"p3\",\"namespace\":\"d\",\"uid\":"
-	       "\"u-p3\"}}],\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]}]",
-	       "ready pods in addresses sorted by ip, not ready apart, no IP or other labels out");
+	is_str(
+	    d,
+	    "[{\"addresses\":[{\"ip\":\"10.0.0.1\",\"nodeName\":\"n1\",\"targetRef\":{\"kind\":"
+	    "\"Pod\",\"name\":\"p1\",\"namespace\":\"d\",\"uid\":\"u-p1\"}},{\"ip\":\"10.0.0.2\","
+	    "\"nodeName\":\"n1\",\"targetRef\":{\"kind\":\"Pod\",\"name\":\"p2\",\"namespace\":"
+	    "\"d\",\"uid\":\"u-p2\"}}],\"notReadyAddresses\":[{\"ip\":\"10.0.0.3\",\"nodeName\":"
+	    "\"n1\",\"targetRef\":{\"kind\":\"Pod\",\"name\":\"p3\",\"namespace\":\"d\",\"uid\":"
+	    "\"u-p3\"}}],\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]}]",
+	    "ready pods in addresses sorted by ip, not ready apart, no IP or other labels out");
 	free(d);
 
 	/* reversed input gives the same subsets */
@@ -117,8 +117,9 @@ static void endpoints(void)
 
 static void selectors(void)
 {
-	json_t *sel = J("{\"a\":\"1\",\"b\":\"2\"}"), *l1 = J("{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}"),
-	       *l2 = J("{\"a\":\"1\"}"), *l3 = J("{\"a\":\"1\",\"b\":\"x\"}");
+	json_t *sel = J("{\"a\":\"1\",\"b\":\"2\"}"),
+	       *l1 = J("{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}"), *l2 = J("{\"a\":\"1\"}"),
+	       *l3 = J("{\"a\":\"1\",\"b\":\"x\"}");
 	ok(ctl_sel_match(sel, l1), "a superset of the selector matches");
 	ok(!ctl_sel_match(sel, l2) && !ctl_sel_match(sel, l3) && !ctl_sel_match(sel, NULL),
 	   "a missing or different label does not");
@@ -157,9 +158,10 @@ static void tolerations(void)
 
 static void nodes(void)
 {
-	json_t *conds = J("[{\"type\":\"MemoryPressure\",\"status\":\"False\",\"lastHeartbeatTime\":"
-	                  "\"T0\"},{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"KubeletReady\","
-	                  "\"lastHeartbeatTime\":\"T0\",\"lastTransitionTime\":\"T-1\"}]");
+	json_t *conds =
+	    J("[{\"type\":\"MemoryPressure\",\"status\":\"False\",\"lastHeartbeatTime\":"
+	      "\"T0\"},{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"KubeletReady\","
+	      "\"lastHeartbeatTime\":\"T0\",\"lastTransitionTime\":\"T-1\"}]");
 	json_t *u = ctl_node_conds_unknown(conds, "T1");
 	char *d = dump(u);
 	is_str(d,
