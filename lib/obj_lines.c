@@ -8,12 +8,16 @@
  *   "d<doc>:<path>"   -> line of the field at path in document doc
  * Paths make lookups work for the shared true/false/null singletons and
  * for copies of a decoded tree. Every setter accepts a NULL map (no-op), so
- * callers that want no positions pay nothing.
+ * callers that want no positions pay nothing. The "d" keys of each document
+ * are also listed per document, so moving one document's keys costs its
+ * own keys, not the whole table (a stream of 10,000 documents was
+ * quadratic).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube9/map.h"
 #include "obj_priv.h"
 
 struct ent {
@@ -21,9 +25,15 @@ struct ent {
 	long val;
 };
 
+struct keyvec {
+	char **k; /* the table's own key strings */
+	size_t n, cap;
+};
+
 struct obj_lines {
 	struct ent *tab;
 	size_t cap, n;
+	k9_map bydoc; /* "DOC" -> struct keyvec of its "dDOC:..." keys */
 };
 
 static size_t hash(const char *s)
@@ -66,6 +76,20 @@ static void put(obj_lines *l, const char *key, long val)
 	if (!e->key) {
 		e->key = xstrdup(key);
 		l->n++;
+		if (key[0] == 'd') {
+			char doc[32];
+			snprintf(doc, sizeof doc, "%.*s", (int)strcspn(key + 1, ":"), key + 1);
+			struct keyvec *v = k9_map_get(&l->bydoc, doc);
+			if (!v) {
+				v = xcalloc(1, sizeof *v);
+				k9_map_put(&l->bydoc, doc, v);
+			}
+			if (v->n == v->cap) {
+				v->cap = v->cap ? 2 * v->cap : 16;
+				v->k = xrealloc(v->k, v->cap * sizeof *v->k);
+			}
+			v->k[v->n++] = e->key;
+		}
 	}
 	e->val = val;
 }
@@ -81,10 +105,20 @@ obj_lines *obj_lines_new(void)
 	return xcalloc(1, sizeof(obj_lines));
 }
 
+static void free_vec(void *val, void *arg)
+{
+	(void)arg;
+	struct keyvec *v = val;
+	free(v->k);
+	free(v);
+}
+
 void obj_lines_free(obj_lines *l)
 {
 	if (!l)
 		return;
+	k9_map_each(&l->bydoc, free_vec, NULL);
+	k9_map_free(&l->bydoc);
 	for (size_t i = 0; i < l->cap; i++)
 		free(l->tab[i].key);
 	free(l->tab);
@@ -182,15 +216,17 @@ void obj_lines_move(obj_lines *l, size_t from, const char *prefix, size_t to)
 {
 	if (!l)
 		return;
-	char *pre = xasprintf("d%zu:%s", from, prefix);
+	char *pre = xasprintf("d%zu:%s", from, prefix), doc[32];
 	size_t pn = strlen(pre);
-	/* collect first: put() may rehash the table under us */
-	size_t cnt = 0;
-	char **keys = xcalloc(l->n + 1, sizeof *keys);
-	long *vals = xcalloc(l->n + 1, sizeof *vals);
-	for (size_t i = 0; i < l->cap; i++) {
-		const char *k = l->tab[i].key;
-		if (!k || strncmp(k, pre, pn) != 0)
+	snprintf(doc, sizeof doc, "%zu", from);
+	struct keyvec *v = k9_map_get(&l->bydoc, doc);
+	/* collect first: put() may rehash the table and grow the lists under us */
+	size_t cnt = 0, nv = v ? v->n : 0;
+	char **keys = xcalloc(nv + 1, sizeof *keys);
+	long *vals = xcalloc(nv + 1, sizeof *vals);
+	for (size_t i = 0; i < nv; i++) {
+		const char *k = v->k[i];
+		if (strncmp(k, pre, pn) != 0)
 			continue;
 		const char *rest = k + pn;
 		if (*prefix && *rest && *rest != '.' && *rest != '[')
@@ -198,7 +234,7 @@ void obj_lines_move(obj_lines *l, size_t from, const char *prefix, size_t to)
 		if (*prefix && *rest == '.')
 			rest++;
 		keys[cnt] = xasprintf("d%zu:%s", to, rest);
-		vals[cnt++] = l->tab[i].val;
+		vals[cnt++] = get(l, k, 0);
 	}
 	for (size_t i = 0; i < cnt; i++) {
 		put(l, keys[i], vals[i]);
