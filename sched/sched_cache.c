@@ -154,6 +154,7 @@ static bool node_update(sched *s, sched_node *n, json_t *obj)
 	                           json_object_get(json_object_get(obj, "spec"), "taints"));
 	json_decref(n->obj);
 	n->obj = json_incref(obj);
+	sched_node_index(n);
 	const json_t *alloc = json_object_get(json_object_get(obj, "status"), "allocatable");
 	n->cpu = obj_qty_milli(json_object_get(alloc, "cpu"));
 	n->mem = obj_qty_units(json_object_get(alloc, "memory"));

@@ -25,11 +25,30 @@ int sched_port(const char *proto, int port)
 	return p << 16 | (port & 0xffff);
 }
 
+void sched_node_index(sched_node *n)
+{
+	n->labels = json_object_get(json_object_get(n->obj, "metadata"), "labels");
+	n->taints = json_object_get(json_object_get(n->obj, "spec"), "taints");
+	if (!json_array_size(n->taints))
+		n->taints = NULL;
+}
+
 void sched_req_init(sched_req *r, const json_t *pod, const sched_owner *owner)
 {
 	memset(r, 0, sizeof *r);
 	r->pod = pod;
 	r->owner = owner;
+	const json_t *spec = json_object_get(pod, "spec");
+	r->tolerations = json_object_get(spec, "tolerations");
+	r->selector = json_object_get(spec, "nodeSelector");
+	if (!json_object_size(r->selector))
+		r->selector = NULL;
+	r->terms = json_object_get(
+	    json_object_get(json_object_get(json_object_get(spec, "affinity"), "nodeAffinity"),
+	                    "requiredDuringSchedulingIgnoredDuringExecution"),
+	    "nodeSelectorTerms");
+	if (!json_array_size(r->terms))
+		r->terms = NULL;
 	obj_pod_requests(pod, &r->cpu, &r->mem);
 	size_t i, j;
 	const json_t *c, *p;
@@ -109,22 +128,19 @@ static bool expr_match(const json_t *labels, const json_t *e)
 	return false;
 }
 
-static bool affinity_match(const json_t *spec, const json_t *node)
+static bool affinity_match(const sched_req *r, const sched_node *n)
 {
-	const json_t *labels = json_object_get(json_object_get(node, "metadata"), "labels");
+	const json_t *labels = n->labels, *node = n->obj;
 	const char *k;
 	const json_t *v;
-	json_object_foreach((json_t *)json_object_get(spec, "nodeSelector"), k, v)
+	json_object_foreach((json_t *)r->selector, k, v)
 	{
 		const char *have = json_string_value(json_object_get(labels, k));
 		if (!have || strcmp(have, json_string_value(v) ?: ""))
 			return false;
 	}
-	const json_t *req =
-	    json_object_get(json_object_get(json_object_get(spec, "affinity"), "nodeAffinity"),
-	                    "requiredDuringSchedulingIgnoredDuringExecution");
-	const json_t *terms = json_object_get(req, "nodeSelectorTerms");
-	if (!json_array_size(terms))
+	const json_t *terms = r->terms;
+	if (!terms)
 		return true;
 	size_t i, j;
 	const json_t *t, *e;
@@ -150,8 +166,7 @@ static bool affinity_match(const json_t *spec, const json_t *node)
 
 const char *sched_filter(const sched_req *r, const sched_node *n, char *buf, size_t len)
 {
-	const json_t *spec = json_object_get(r->pod, "spec");
-	const json_t *tols = json_object_get(spec, "tolerations");
+	const json_t *tols = r->tolerations;
 	if (n->unschedulable &&
 	    !tolerated(tols, "node.kubernetes.io/unschedulable", "", "NoSchedule"))
 		return "node(s) were unschedulable";
@@ -159,7 +174,7 @@ const char *sched_filter(const sched_req *r, const sched_node *n, char *buf, siz
 		return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }";
 	size_t i;
 	const json_t *t;
-	json_array_foreach(json_object_get(json_object_get(n->obj, "spec"), "taints"), i, t)
+	json_array_foreach(n->taints, i, t)
 	{
 		const char *eff = str(t, "effect");
 		if (strcmp(eff, "NoSchedule") && strcmp(eff, "NoExecute"))
@@ -170,7 +185,7 @@ const char *sched_filter(const sched_req *r, const sched_node *n, char *buf, siz
 			return buf;
 		}
 	}
-	if (!affinity_match(spec, n->obj))
+	if ((r->selector || r->terms) && !affinity_match(r, n))
 		return "node(s) didn't match Pod's node affinity/selector";
 	for (size_t a = 0; a < r->nports; a++)
 		for (size_t b = 0; b < n->nports; b++)

@@ -37,7 +37,8 @@ typedef struct sched_node {
 	int64_t req_cpu, req_mem, req_pods; /* of the pods counted on it */
 	bool ready, unschedulable;
 	int zone, region; /* interned; -1 when unlabelled */
-	int *ports;       /* host ports in use, proto << 16 | port */
+	const json_t *labels, *taints; /* of obj (sched_node_index) */
+	int *ports;                    /* host ports in use, proto << 16 | port */
 	size_t nports;
 	bool gone;
 } sched_node;
@@ -65,6 +66,8 @@ typedef struct sched_req {
 	int ports[32];
 	size_t nports;
 	const sched_owner *owner;
+	/* of the pod's spec: what the filters look at, NULL when absent */
+	const json_t *tolerations, *selector, *terms;
 } sched_req;
 
 typedef struct sched {
@@ -101,6 +104,8 @@ sched_owner *sched_owner_get(sched *s, const char *uid, bool create);
 
 /* sched_fit.c: pure logic. */
 void sched_req_init(sched_req *r, const json_t *pod, const sched_owner *owner);
+/* Point n->labels and n->taints into n->obj (after every change of obj). */
+void sched_node_index(sched_node *n);
 /* NULL when the pod fits node n; else why not (a static string or written to buf). */
 const char *sched_filter(const sched_req *r, const sched_node *n, char *buf, size_t len);
 /* A score for a node that fits, higher is better. */

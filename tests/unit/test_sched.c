@@ -36,6 +36,7 @@ static sched_node node(const char *name, const char *labels, const char *spec)
 	n.pods = 10;
 	n.ready = true;
 	n.zone = n.region = -1;
+	sched_node_index(&n);
 	return n;
 }
 
