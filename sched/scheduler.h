@@ -36,7 +36,7 @@ typedef struct sched_node {
 	int64_t cpu, mem, pods;             /* allocatable */
 	int64_t req_cpu, req_mem, req_pods; /* of the pods counted on it */
 	bool ready, unschedulable;
-	int zone, region; /* interned; -1 when unlabelled */
+	int zone, region;              /* interned; -1 when unlabelled */
 	const json_t *labels, *taints; /* of obj (sched_node_index) */
 	int *ports;                    /* host ports in use, proto << 16 | port */
 	size_t nports;
