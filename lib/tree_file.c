@@ -87,6 +87,27 @@ int tree_put_json(const char *path, const json_t *o, bool excl)
 	return rc;
 }
 
+int tree_put_status(const char *res, const json_t *obj, const json_t *status)
+{
+	char path[PATH_MAX];
+	tree_path(path, sizeof path, res, tree_meta(obj, "namespace"), tree_meta(obj, "name"),
+	          "status");
+	json_t *doc = json_pack("{s:O}", "status", status);
+	int rc = tree_put_json(path, doc, false);
+	json_decref(doc);
+	return rc;
+}
+
+bool tree_flag_bool(const char *prog, const char *flag, const char *value, bool *out)
+{
+	if (strcmp(value, "true") && strcmp(value, "false")) {
+		log_err("%s: --%s %s: say true or false", prog, flag, value);
+		return false;
+	}
+	*out = !strcmp(value, "true");
+	return true;
+}
+
 int tree_unlink(const char *path)
 {
 	char p[PATH_MAX];

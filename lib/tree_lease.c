@@ -125,6 +125,15 @@ int tree_lease_wait(tree_lease *l, const char *name, const char *id, double dura
 	return pthread_create(&l->thread, NULL, renewer, l) ? -1 : 0;
 }
 
+int tree_lease_elect(tree_lease *l, const char *name, double duration)
+{
+	char id[320], host[256] = "host";
+	gethostname(host, sizeof host);
+	host[sizeof host - 1] = 0;
+	snprintf(id, sizeof id, "%s_%d", host, (int)getpid());
+	return tree_lease_wait(l, name, id, duration);
+}
+
 void tree_lease_stop(tree_lease *l)
 {
 	l->stop = 1;

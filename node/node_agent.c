@@ -223,16 +223,6 @@ static const char *admit(node_one *n, int64_t cpu, int64_t mem, char *msg, size_
 	return NULL;
 }
 
-static int write_status(const json_t *pod, json_t *status)
-{
-	char path[512];
-	pod_path(pod, "status", path, sizeof path);
-	json_t *doc = json_pack("{s:O}", "status", status);
-	int rc = tree_put_json(path, doc, false);
-	json_decref(doc);
-	return rc;
-}
-
 static int sync_pod(void *arg, const char *key)
 {
 	node_agent *a = arg;
@@ -300,7 +290,7 @@ static int sync_pod(void *arg, const char *key)
 			snprintf(full, sizeof full, "Pod was rejected: %s", msg);
 			json_t *st = json_pack("{s:s,s:s,s:s}", "phase", "Failed", "reason", why,
 			                       "message", full);
-			rc = write_status(pod, st);
+			rc = tree_put_status("pods", pod, st);
 			json_decref(st);
 			log_info("pod %s rejected on %s: %s", key, n->name, msg);
 			json_decref(pod);
@@ -311,7 +301,7 @@ static int sync_pod(void *arg, const char *key)
 		json_t *st = json_object();
 		rc = a->rt->start(a, p, pod, st);
 		if (rc == 0)
-			rc = write_status(pod, st);
+			rc = tree_put_status("pods", pod, st);
 		json_decref(st);
 		if (rc == 0)
 			p->status_written = true;

@@ -276,12 +276,7 @@ static int write_status(const char *key, const json_t *d, rsinfo *v, size_t n, c
 		              done ? "ReplicaSet has successfully progressed."
 		                   : "ReplicaSet is progressing.",
 		              "lastUpdateTime", now, "lastTransitionTime", now));
-		char path[600];
-		ctl_path(path, sizeof path, CTL_DEPLOY, tree_meta(d, "namespace"),
-		         tree_meta(d, "name"), "status");
-		json_t *doc = json_pack("{s:O}", "status", counts);
-		rc = tree_put_json(path, doc, false);
-		json_decref(doc);
+		rc = tree_put_status("deployments", d, counts);
 	}
 	json_decref(counts);
 	return rc;

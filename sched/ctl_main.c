@@ -269,12 +269,8 @@ int cmd_controllers(int argc, char **argv)
 			o.workers = (int)strtol(optarg, NULL, 10);
 			break;
 		case 'l':
-			if (strcmp(optarg, "true") && strcmp(optarg, "false")) {
-				log_err("kube9 controllers: --leader-elect %s: say true or false",
-				        optarg);
+			if (!tree_flag_bool("kube9 controllers", "leader-elect", optarg, &elect))
 				return 2;
-			}
-			elect = !strcmp(optarg, "true");
 			break;
 		case 'v':
 			k9_log_level = LOG_DEBUG;
@@ -303,13 +299,8 @@ int cmd_controllers(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	tree_lease lease;
-	if (elect) {
-		char id[300], host[256] = "host";
-		gethostname(host, sizeof host);
-		snprintf(id, sizeof id, "%s_%d", host, (int)getpid());
-		if (tree_lease_wait(&lease, "kube9-controllers", id, 15) < 0)
-			return 1;
-	}
+	if (elect && tree_lease_elect(&lease, "kube9-controllers", 15) < 0)
+		return 1;
 	for (size_t i = 0; i < NLOOPS; i++)
 		if (loops[i]->start)
 			loops[i]->start(x);

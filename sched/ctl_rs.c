@@ -198,12 +198,7 @@ static int write_status(const char *key, const json_t *rs, int replicas, int nre
 		same = true;
 	}
 	if (!same) {
-		char path[600];
-		ctl_path(path, sizeof path, CTL_RS, tree_meta(rs, "namespace"),
-		         tree_meta(rs, "name"), "status");
-		json_t *doc = json_pack("{s:O}", "status", want);
-		rc = tree_put_json(path, doc, false);
-		json_decref(doc);
+		rc = tree_put_status("replicasets", rs, want);
 	}
 	json_decref(want);
 	return rc;

@@ -292,12 +292,8 @@ int cmd_sched(int argc, char **argv)
 			name = optarg;
 			break;
 		case 'l':
-			if (strcmp(optarg, "true") && strcmp(optarg, "false")) {
-				log_err("kube9 sched: --leader-elect %s: say true or false",
-				        optarg);
+			if (!tree_flag_bool("kube9 sched", "leader-elect", optarg, &elect))
 				return 2;
-			}
-			elect = !strcmp(optarg, "true");
 			break;
 		case 'd':
 			dur = strtod(optarg, NULL);
@@ -333,13 +329,8 @@ int cmd_sched(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	tree_lease lease;
-	if (elect) {
-		char id[300], host[256] = "host";
-		gethostname(host, sizeof host);
-		snprintf(id, sizeof id, "%s_%d", host, (int)getpid());
-		if (tree_lease_wait(&lease, "kube9-scheduler", id, dur) < 0)
-			return 1;
-	}
+	if (elect && tree_lease_elect(&lease, "kube9-scheduler", dur) < 0)
+		return 1;
 	s->binds = tree_queue_new();
 	tree_queue_run(s->binds, (int)workers, bind_job, s);
 	if (tree_watch_start(&s->nodes_w, "nodes/.watch", sched_on_node, s) < 0 ||
