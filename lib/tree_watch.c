@@ -36,9 +36,66 @@ static void emit(tree_watch *w, const char *type, json_t *old, json_t *obj)
 	w->fn(w->arg, type, old, obj);
 }
 
+static void pick(json_t *dst, const json_t *src, const char *path)
+{
+	size_t n = strcspn(path, ".");
+	char key[128];
+	if (n >= sizeof key)
+		return;
+	memcpy(key, path, n);
+	key[n] = 0;
+	bool arr = n > 2 && !strcmp(key + n - 2, "[]");
+	if (arr)
+		key[n - 2] = 0;
+	json_t *v = json_object_get(src, key);
+	if (!v)
+		return;
+	const char *rest = path[n] ? path + n + 1 : NULL;
+	if (!rest) {
+		json_object_set(dst, key, v); /* shared, not copied: objects are read only */
+		return;
+	}
+	json_t *d = json_object_get(dst, key);
+	if (arr) {
+		if (!json_is_array(v))
+			return;
+		if (!d) {
+			d = json_array();
+			json_object_set_new(dst, key, d);
+		}
+		size_t i;
+		json_t *e;
+		json_array_foreach(v, i, e)
+		{
+			if (i >= json_array_size(d))
+				json_array_append_new(d, json_object());
+			pick(json_array_get(d, i), e, rest);
+		}
+	} else if (json_is_object(v)) {
+		if (!d) {
+			d = json_object();
+			json_object_set_new(dst, key, d);
+		}
+		pick(d, v, rest);
+	}
+}
+
+json_t *tree_pick(const json_t *o, const char *const *paths)
+{
+	json_t *out = json_object();
+	for (; *paths; paths++)
+		pick(out, o, *paths);
+	return out;
+}
+
 /* An object as the stream says it is now. */
 static void upsert(tree_watch *w, json_t *obj)
 {
+	if (w->pick) {
+		json_t *small = tree_pick(obj, w->pick);
+		json_decref(obj);
+		obj = small;
+	}
 	char key[512];
 	tree_key(obj, key, sizeof key);
 	json_t *old = k9_map_get(&w->objs, key);
@@ -227,7 +284,14 @@ void tree_watch_each(tree_watch *w, void (*fn)(void *arg, json_t *obj), void *ar
 
 int tree_watch_start(tree_watch *w, const char *rel, tree_watch_fn fn, void *arg)
 {
+	return tree_watch_start_pick(w, rel, fn, arg, NULL);
+}
+
+int tree_watch_start_pick(tree_watch *w, const char *rel, tree_watch_fn fn, void *arg,
+                          const char *const *pick)
+{
 	memset(w, 0, sizeof *w);
+	w->pick = pick;
 	pthread_mutex_init(&w->lock, NULL);
 	w->path = xstrdup(rel);
 	w->fn = fn;

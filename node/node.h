@@ -43,6 +43,7 @@ struct node_agent;
 /* A container runtime. start fills the pod's status ({"phase": ..., "podIP": ...}). */
 typedef struct node_rt {
 	const char *name;
+	const char *const *pod_fields; /* what it reads of a pod (tree_pick); NULL: all */
 	int (*start)(struct node_agent *a, node_pod *p, const json_t *pod, json_t *status);
 	void (*stop)(struct node_agent *a, node_pod *p);
 } node_rt;

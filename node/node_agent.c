@@ -333,7 +333,8 @@ int node_agent_run(node_agent *a)
 		return -1;
 	a->q = tree_queue_new();
 	tree_queue_run(a->q, a->workers, sync_pod, a);
-	if (tree_watch_start(&a->pods_w, "namespaces/pods.watch", on_pod, a) < 0)
+	if (tree_watch_start_pick(&a->pods_w, "namespaces/pods.watch", on_pod, a,
+	                          a->rt->pod_fields) < 0)
 		return -1;
 	int hbt = a->n >= 400 ? 4 : 1;
 	pthread_t hb[4];

@@ -58,4 +58,19 @@ static void hollow_stop(node_agent *a, node_pod *p)
 	(void)p;
 }
 
-const node_rt node_hollow_rt = {"hollow://0.1", hollow_start, hollow_stop};
+/* What the agent and this runtime read of a pod. */
+static const char *const pod_fields[] = {"metadata.name",
+                                         "metadata.namespace",
+                                         "metadata.uid",
+                                         "metadata.resourceVersion",
+                                         "metadata.deletionTimestamp",
+                                         "spec.nodeName",
+                                         "spec.containers[].name",
+                                         "spec.containers[].image",
+                                         "spec.containers[].resources",
+                                         "spec.initContainers[].resources",
+                                         "status.phase",
+                                         "status.conditions",
+                                         NULL};
+
+const node_rt node_hollow_rt = {"hollow://0.1", pod_fields, hollow_start, hollow_stop};

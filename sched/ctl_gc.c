@@ -183,7 +183,10 @@ static int sync_dep(ctl *c, const char *key, const ref *r)
 /* Write o with the string list at metadata.field set to v (consumed; dropped when empty). */
 static int put_with(const json_t *o, const char *path, const char *field, json_t *v)
 {
-	json_t *x = json_deep_copy(o);
+	/* the informer keeps only some fields of a pod: write back the whole file */
+	json_t *x = tree_read_json(path);
+	if (!x)
+		x = json_deep_copy(o);
 	json_t *m = json_object_get(x, "metadata");
 	if (json_array_size(v))
 		json_object_set_new(m, field, v);

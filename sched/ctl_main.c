@@ -227,6 +227,26 @@ static void usage(FILE *f)
 	      f);
 }
 
+/* What the controllers read of a pod (the rest is not kept: 150,000 of them). */
+static const char *const pod_fields[] = {"metadata.name",
+                                         "metadata.namespace",
+                                         "metadata.uid",
+                                         "metadata.resourceVersion",
+                                         "metadata.labels",
+                                         "metadata.ownerReferences",
+                                         "metadata.finalizers",
+                                         "metadata.creationTimestamp",
+                                         "metadata.deletionTimestamp",
+                                         "metadata.deletionGracePeriodSeconds",
+                                         "spec.nodeName",
+                                         "spec.tolerations",
+                                         "spec.containers[].name",
+                                         "spec.containers[].ports",
+                                         "status.phase",
+                                         "status.podIP",
+                                         "status.conditions",
+                                         NULL};
+
 static ctl *the;
 
 static void on_term(int sig)
@@ -306,7 +326,8 @@ int cmd_controllers(int argc, char **argv)
 			loops[i]->start(x);
 	for (int r = 0; r < CTL_NRES; r++) {
 		ctxs[r] = (struct ev_ctx){x, r};
-		if (tree_watch_start(&x->w[r], ctl_res_tab[r].watch, on_event, &ctxs[r]) < 0)
+		if (tree_watch_start_pick(&x->w[r], ctl_res_tab[r].watch, on_event, &ctxs[r],
+		                          r == CTL_PODS ? pod_fields : NULL) < 0)
 			return 1;
 	}
 	log_info("controllers running: replicasets, deployments, endpoints, nodes, namespaces, "

@@ -259,6 +259,24 @@ static void loop(sched *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* What the scheduler reads of a pod (the rest is not kept). */
+static const char *const pod_fields[] = {"metadata.name",
+                                         "metadata.namespace",
+                                         "metadata.uid",
+                                         "metadata.resourceVersion",
+                                         "metadata.ownerReferences",
+                                         "metadata.deletionTimestamp",
+                                         "spec.nodeName",
+                                         "spec.schedulerName",
+                                         "spec.containers[].resources",
+                                         "spec.containers[].ports",
+                                         "spec.initContainers[].resources",
+                                         "spec.nodeSelector",
+                                         "spec.affinity",
+                                         "spec.tolerations",
+                                         "status.phase",
+                                         NULL};
+
 static sched *the;
 
 static void on_term(int sig)
@@ -334,7 +352,8 @@ int cmd_sched(int argc, char **argv)
 	s->binds = tree_queue_new();
 	tree_queue_run(s->binds, (int)workers, bind_job, s);
 	if (tree_watch_start(&s->nodes_w, "nodes/.watch", sched_on_node, s) < 0 ||
-	    tree_watch_start(&s->pods_w, "namespaces/pods.watch", sched_on_pod, s) < 0)
+	    tree_watch_start_pick(&s->pods_w, "namespaces/pods.watch", sched_on_pod, s,
+	                          pod_fields) < 0)
 		return 1;
 	pthread_t rt;
 	pthread_create(&rt, NULL, retrier, s);
