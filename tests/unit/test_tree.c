@@ -18,16 +18,23 @@ static void pick(void)
 	    "\"c\",\"image\":\"i\",\"ports\":[{\"containerPort\":80}]},{\"name\":\"d\",\"image\":"
 	    "\"j\"}]},\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"c\"}]}}",
 	    0, NULL);
-	static const char *const f[] = {"metadata.name", "metadata.labels", "spec.nodeName",
-	                                "spec.containers[].ports", "spec.containers[].name",
-	                                "status.phase", "spec.missing", "nope[].x", NULL};
+	static const char *const f[] = {"metadata.name",
+	                                "metadata.labels",
+	                                "spec.nodeName",
+	                                "spec.containers[].ports",
+	                                "spec.containers[].name",
+	                                "status.phase",
+	                                "spec.missing",
+	                                "nope[].x",
+	                                NULL};
 	json_t *p = tree_pick(pod, f);
 	char *s = dump(p);
-	is_str(s,
-	       "{\"metadata\":{\"labels\":{\"a\":\"1\"},\"name\":\"p\"},\"spec\":{\"containers\":"
-	       "[{\"name\":\"c\",\"ports\":[{\"containerPort\":80}]},{\"name\":\"d\"}],\"nodeName\":"
-	       "\"n\"},\"status\":{\"phase\":\"Running\"}}",
-	       "tree_pick keeps the named fields, through arrays, and nothing else");
+	is_str(
+	    s,
+	    "{\"metadata\":{\"labels\":{\"a\":\"1\"},\"name\":\"p\"},\"spec\":{\"containers\":"
+	    "[{\"name\":\"c\",\"ports\":[{\"containerPort\":80}]},{\"name\":\"d\"}],\"nodeName\":"
+	    "\"n\"},\"status\":{\"phase\":\"Running\"}}",
+	    "tree_pick keeps the named fields, through arrays, and nothing else");
 	ok(json_object_get(json_object_get(p, "metadata"), "labels") ==
 	       json_object_get(json_object_get(pod, "metadata"), "labels"),
 	   "a kept subtree is shared, not copied");
@@ -74,7 +81,8 @@ static void queue(void)
 	tree_queue_add(q, "c");
 	tree_queue_run(q, 2, work, NULL);
 	usleep(300 * 1000);
-	ok(calls[0] == 1, "a key added twice before a worker took it is worked once (%d)", calls[0]);
+	ok(calls[0] == 1, "a key added twice before a worker took it is worked once (%d)",
+	   calls[0]);
 	ok(calls[1] == 2, "a delayed add comes back (%d)", calls[1]);
 	ok(calls[2] == 3, "a failing key is retried until it succeeds (%d)", calls[2]);
 	ok(tree_queue_len(q) == 0, "nothing left queued");
