@@ -89,7 +89,8 @@ typedef struct mnt_obj {
 	char *name;
 	uint64_t rv;
 	mnt_blob *json;           /* compact, one line with its newline */
-	_Atomic(mnt_blob *) yaml; /* rendered from json when first needed: mnt_obj_yaml */
+	_Atomic(mnt_blob *) yaml; /* rendered from json when first read: mnt_obj_yaml */
+	_Atomic long yaml_len;    /* its size, once known (-1 before): mnt_obj_yaml_len */
 	json_t *labels;
 	struct timespec mtime, ctime;
 	int flags;
@@ -226,6 +227,12 @@ bool mnt_obj_visible(const mnt_obj *o, bool notifier);
  * Read lock held; the blob stays valid while it is.
  */
 mnt_blob *mnt_obj_yaml(mnt_obj *o);
+/*
+ * The size of that YAML. A stat renders it to learn the size but keeps only
+ * the size: ls -l, and the notifier's echo of every change, would otherwise
+ * keep every object twice, as JSON and as YAML.
+ */
+size_t mnt_obj_yaml_len(mnt_obj *o);
 /* Paths relative to the mount: a directory ("namespaces/x/pods"), a file in it, an object's. */
 void mnt_dir_path(const mnt *m, const mnt_ns *ns, int res, char *out, size_t n);
 void mnt_file_path(const mnt *m, const mnt_ns *ns, int res, const char *file, char *out, size_t n);

@@ -157,6 +157,22 @@ mnt_blob *mnt_obj_yaml(mnt_obj *o)
 	return none;
 }
 
+size_t mnt_obj_yaml_len(mnt_obj *o)
+{
+	mnt_blob *y = atomic_load(&o->yaml);
+	if (y)
+		return y->len;
+	long l = atomic_load(&o->yaml_len);
+	if (l >= 0)
+		return (size_t)l;
+	json_t *j = json_loadb(o->json->data, o->json->len, 0, NULL);
+	size_t n = 0;
+	free(j ? obj_encode_yaml(j, &n) : NULL);
+	json_decref(j);
+	atomic_store(&o->yaml_len, (long)n);
+	return n;
+}
+
 /* An object's compact JSON with a newline: what NAME.json and .watch serve. */
 static mnt_blob *json_blob(const json_t *o)
 {
@@ -272,6 +288,7 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		cur->res = res;
 		cur->name = xstrdup(name);
 		cur->json = json_blob(o);
+		cur->yaml_len = -1;
 		cur->labels = json_is_object(labels) ? json_copy((json_t *)labels) : NULL;
 		cur->rv = rv;
 		clock_gettime(CLOCK_REALTIME, &cur->mtime);
@@ -307,6 +324,7 @@ static void apply_locked(mnt *m, int res, const char *type, const json_t *o, mnt
 		mnt_blob_unref(atomic_exchange(&cur->yaml, NULL));
 		mnt_blob_unref(cur->json);
 		cur->json = json_blob(o);
+		cur->yaml_len = -1;
 		cur->labels = json_is_object(labels) ? json_copy((json_t *)labels) : NULL;
 		cur->rv = rv;
 		clock_gettime(CLOCK_REALTIME, &cur->mtime);

@@ -305,7 +305,7 @@ void mnt_stat(mnt *m, const mnt_node *n, struct stat *st)
 		mnt_obj *o = n->obj;
 		st->st_mode = S_IFREG | (m->res[o->res].secret ? 0600 : 0644);
 		if (n->t == MNT_N_YAML) {
-			st->st_size = (off_t)mnt_obj_yaml(o)->len;
+			st->st_size = (off_t)mnt_obj_yaml_len(o);
 			atomic_store(&o->reported_rv, o->rv);
 			atomic_store(&o->size_stale, false);
 		} else if (n->t == MNT_N_JSON) {
