@@ -343,8 +343,7 @@ static int deploy_sync(void *arg, const char *key)
 		tree_queue_add_after(Q, key, 0.2);
 		return 0;
 	}
-	if (!d || json_object_get(json_object_get(d, "metadata"), "deletionTimestamp") ||
-	    !ctl_synced(C)) {
+	if (!d || json_object_get(json_object_get(d, "metadata"), "deletionTimestamp")) {
 		if (!d)
 			ctl_rate_forget(&status_rate, key);
 		json_decref(d);
