@@ -56,11 +56,11 @@ static void human_duration(long s, char *out, size_t n)
 static json_t *cell_age(const json_t *o)
 {
 	const char *ts = str_at(o, "metadata.creationTimestamp");
-	struct tm tm = {0};
+	time_t t = k9_parse_rfc3339(ts);
 	char buf[32];
-	if (!ts || !strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (t == (time_t)-1)
 		return json_string("<unknown>");
-	human_duration((long)(time(NULL) - timegm(&tm)), buf, sizeof buf);
+	human_duration((long)(time(NULL) - t), buf, sizeof buf);
 	return json_string(buf);
 }
 

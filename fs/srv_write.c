@@ -24,14 +24,6 @@ static bool dry_run(const srv_req *r)
 	return r->dry_run && !strcmp(r->dry_run, "All");
 }
 
-static void timestamp_in(char *out, size_t n, long delta_s)
-{
-	time_t t = time(NULL) + delta_s;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static bool is_kind(const srv_req *r, const char *plural)
 {
 	return !strcmp(r->kind->plural, plural);
@@ -566,7 +558,7 @@ static json_t *build_binding(srv_req *r, const json_t *cur, void *arg, obj_lines
 			json_object_set_new(st, "conditions", conds);
 		}
 		char ts[32];
-		timestamp_in(ts, sizeof ts, 0);
+		k9_now_rfc3339(ts, sizeof ts);
 		json_t *c = json_pack("{s:s,s:s,s:n,s:s}", "type", "PodScheduled", "status", "True",
 		                      "lastProbeTime", "lastTransitionTime", ts);
 		size_t i;
@@ -678,7 +670,7 @@ static int mark_deleting(srv_req *r, json_t *cur, int64_t rev, long grace, srv_r
 	char ts[32];
 	if (!json_object_get(m, "deletionTimestamp") ||
 	    grace < json_integer_value(json_object_get(m, "deletionGracePeriodSeconds"))) {
-		timestamp_in(ts, sizeof ts, grace);
+		k9_rfc3339(time(NULL) + grace, ts, sizeof ts);
 		json_object_set_new(m, "deletionTimestamp", json_string(ts));
 		json_object_set_new(m, "deletionGracePeriodSeconds", json_integer(grace));
 	}

@@ -155,20 +155,10 @@ json_t *tree_read_json(const char *path)
 	return o;
 }
 
-void tree_now(char out[32])
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 double tree_age(const char *s)
 {
-	struct tm tm = {0};
-	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return 1e18;
-	return difftime(time(NULL), timegm(&tm));
+	time_t t = k9_parse_rfc3339(s);
+	return t == (time_t)-1 ? 1e18 : difftime(time(NULL), t);
 }
 
 int tree_open_mount(const char *mnt, const char *prog)

@@ -155,12 +155,23 @@ void k9_log(int level, const char *fmt, ...)
 	        (int)getpid(), line);
 }
 
+void k9_rfc3339(time_t t, char *out, size_t n)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 void k9_now_rfc3339(char *out, size_t n)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	k9_rfc3339(time(NULL), out, n);
+}
+
+time_t k9_parse_rfc3339(const char *s)
+{
+	struct tm tm = {0};
+	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	return end ? timegm(&tm) : (time_t)-1;
 }
 
 uint64_t k9_mono_ns(void)

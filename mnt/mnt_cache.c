@@ -188,11 +188,9 @@ static mnt_blob *json_blob(const json_t *o)
 
 static void parse_time(const char *s, struct timespec *ts)
 {
-	struct tm tm = {0};
-	if (s && strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-		ts->tv_sec = timegm(&tm);
-		ts->tv_nsec = 0;
-	}
+	time_t t = k9_parse_rfc3339(s);
+	if (t != (time_t)-1)
+		*ts = (struct timespec){t, 0};
 }
 
 static void obj_free(mnt *m, mnt_obj *o)

@@ -39,7 +39,7 @@ void node_one_init(node_one *n, int i, const char *name, int64_t cpu, int64_t me
 	n->region = region;
 	snprintf(n->ip, sizeof n->ip, "10.250.%d.%d", (i >> 8) & 255, i & 255);
 	snprintf(n->cidr, sizeof n->cidr, "10.%d.%d.0/24", 64 + ((i >> 8) & 63), i & 255);
-	tree_now(n->ready_since);
+	k9_now_rfc3339(n->ready_since, sizeof n->ready_since);
 }
 
 void node_pod_ip(const node_one *n, int slot, char *out, size_t len)
@@ -72,7 +72,7 @@ static json_t *condition(const char *type, const char *status, const char *reaso
 static json_t *node_status(const node_agent *a, const node_one *n)
 {
 	char now[32];
-	tree_now(now);
+	k9_now_rfc3339(now, sizeof now);
 	json_t *conds =
 	    json_pack("[o,o,o,o]",
 	              condition("MemoryPressure", "False", "KubeletHasSufficientMemory",

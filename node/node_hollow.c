@@ -13,7 +13,7 @@ static int hollow_start(node_agent *a, node_pod *p, const json_t *pod, json_t *s
 {
 	(void)a;
 	char now[32], ip[32];
-	tree_now(now);
+	k9_now_rfc3339(now, sizeof now);
 	node_pod_ip(p->node, p->slot, ip, sizeof ip);
 	json_t *cs = json_array();
 	size_t i;

@@ -236,7 +236,7 @@ static int write_status(const char *key, const json_t *d, rsinfo *v, size_t n, c
 	}
 	long updated = nw ? nw->active : 0;
 	char now[32];
-	tree_now(now);
+	k9_now_rfc3339(now, sizeof now);
 	bool avail = ready >= replicas - unavail_ok;
 	bool done = nw && updated == replicas && total == replicas && ready == replicas;
 	const json_t *cur = json_object_get(d, "status");

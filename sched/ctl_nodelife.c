@@ -79,7 +79,7 @@ static const json_t *ready_cond(const json_t *node)
 static int mark_unknown(const json_t *node, const char *name, double age)
 {
 	char now[32], path[512];
-	tree_now(now);
+	k9_now_rfc3339(now, sizeof now);
 	json_t *conds = ctl_node_conds_unknown(
 	    json_object_get(json_object_get(node, "status"), "conditions"), now);
 	json_t *doc = json_pack("{s:{s:s},s:{s:o}}", "metadata", "resourceVersion",
@@ -105,7 +105,7 @@ static int set_taint(const json_t *node, const char *name, bool add)
 	json_t *taints =
 	    ctl_taints_without(json_object_get(spec, "taints"), UNREACHABLE, "NoExecute");
 	if (add) {
-		tree_now(now);
+		k9_now_rfc3339(now, sizeof now);
 		json_array_append_new(taints, json_pack("{s:s,s:s,s:s}", "key", UNREACHABLE,
 		                                        "effect", "NoExecute", "timeAdded", now));
 	}

@@ -126,7 +126,7 @@ static int report(const char *key, const char *uid, const char *msg)
 {
 	char ns[256], name[256], path[600], now[32];
 	split_key(key, ns, name, sizeof ns);
-	tree_now(now);
+	k9_now_rfc3339(now, sizeof now);
 	json_t *st = json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:n,s:s}]}}", "status", "conditions",
 	                       "type", "PodScheduled", "status", "False", "reason", "Unschedulable",
 	                       "message", msg, "lastProbeTime", "lastTransitionTime", now);

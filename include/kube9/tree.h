@@ -98,8 +98,7 @@ int tree_unlink(const char *path);
 char *tree_read(const char *path, size_t *len);
 json_t *tree_read_json(const char *path);
 
-/* RFC 3339 UTC now, and seconds since an RFC 3339 time (huge when unparsable). */
-void tree_now(char out[32]);
+/* Seconds since an RFC 3339 time (huge when unparsable). */
 double tree_age(const char *rfc3339);
 
 /*

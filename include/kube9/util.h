@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
@@ -41,6 +42,9 @@ void k9_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 /* RFC 3339 UTC "2006-01-02T15:04:05Z" of now, into out (>= 21 bytes). */
 void k9_now_rfc3339(char *out, size_t n);
+/* t as RFC 3339 UTC ("2026-11-28T02:00:00Z"), and the time such a text names (-1 if none). */
+void k9_rfc3339(time_t t, char *out, size_t n);
+time_t k9_parse_rfc3339(const char *s);
 /* Monotonic clock in nanoseconds. */
 uint64_t k9_mono_ns(void);
 /* Fill out with n random bytes from getrandom(2). */
