@@ -59,6 +59,12 @@ json_t *ctl_get(ctl *c, int res, const char *key);
 /* The keys ("RES/NS/NAME", see ctl_ref_parse) of what owner uid owns; free with ctl_keys_free. */
 char **ctl_owned(ctl *c, const char *uid, size_t *n);
 void ctl_keys_free(char **keys, size_t n);
+/* The objects of resource res whose controlling owner is uid (new references); ctl_objs_free. */
+json_t **ctl_controlled(ctl *c, const char *uid, int res, size_t *n);
+void ctl_objs_free(json_t **v, size_t n);
+/* The pods for which keep(pod, arg) is true (new references); ctl_objs_free. */
+json_t **ctl_pods_where(ctl *c, bool (*keep)(const json_t *pod, const void *arg), const void *arg,
+                        size_t *n);
 /* Split "RES/NS/NAME" (or "RES//NAME"); res is a CTL_* index or -1. */
 int ctl_ref_parse(const char *ref, char *ns, char *name, size_t n);
 /* Whether the object with this uid is known (in any informer). */

@@ -114,22 +114,16 @@ static long rev_of(const json_t *rs)
 /* Active and ready pods a set controls (ready capped at its replicas). */
 static void count_pods(rsinfo *ri)
 {
-	size_t nk;
-	char **keys = ctl_owned(C, tree_meta(ri->rs, "uid"), &nk);
-	for (size_t i = 0; i < nk; i++) {
-		char ns[256], name[256], key[520];
-		if (ctl_ref_parse(keys[i], ns, name, sizeof ns) != CTL_PODS)
-			continue;
-		snprintf(key, sizeof key, "%s/%s", ns, name);
-		json_t *p = ctl_get(C, CTL_PODS, key);
-		if (p && obj_pod_active(p)) {
-			const char *r = obj_condition(p, "Ready");
+	size_t np;
+	json_t **pods = ctl_controlled(C, tree_meta(ri->rs, "uid"), CTL_PODS, &np);
+	for (size_t i = 0; i < np; i++) {
+		if (obj_pod_active(pods[i])) {
+			const char *r = obj_condition(pods[i], "Ready");
 			ri->active++;
 			ri->ready += r && !strcmp(r, "True");
 		}
-		json_decref(p);
 	}
-	ctl_keys_free(keys, nk);
+	ctl_objs_free(pods, np);
 	if (ri->ready > ri->replicas)
 		ri->ready = ri->replicas;
 }
@@ -354,21 +348,15 @@ static int deploy_sync(void *arg, const char *key)
 	long replicas = json_is_integer(rep) ? (long)json_integer_value(rep) : 1;
 	char hash[16];
 	template_hash(json_object_get(spec, "template"), hash);
-	size_t nk;
-	char **keys = ctl_owned(C, tree_meta(d, "uid"), &nk);
-	rsinfo *v = xcalloc(nk + 1, sizeof *v);
+	size_t nr;
+	json_t **sets = ctl_controlled(C, tree_meta(d, "uid"), CTL_RS, &nr);
+	rsinfo *v = xcalloc(nr + 1, sizeof *v);
 	size_t n = 0;
 	rsinfo *nw = NULL;
 	long maxrev = 0;
-	for (size_t i = 0; i < nk; i++) {
-		char ns[256], name[256], k[520];
-		if (ctl_ref_parse(keys[i], ns, name, sizeof ns) != CTL_RS)
-			continue;
-		snprintf(k, sizeof k, "%s/%s", ns, name);
-		json_t *rs = ctl_get(C, CTL_RS, k);
-		const char *cu = rs ? obj_controller_uid(rs) : NULL;
-		if (!rs || !cu || strcmp(cu, tree_meta(d, "uid")) ||
-		    json_object_get(json_object_get(rs, "metadata"), "deletionTimestamp")) {
+	for (size_t i = 0; i < nr; i++) {
+		json_t *rs = sets[i];
+		if (json_object_get(json_object_get(rs, "metadata"), "deletionTimestamp")) {
 			json_decref(rs);
 			continue;
 		}
@@ -380,7 +368,7 @@ static int deploy_sync(void *arg, const char *key)
 		maxrev = ri->rev > maxrev ? ri->rev : maxrev;
 		count_pods(ri);
 	}
-	ctl_keys_free(keys, nk);
+	free(sets); /* the references moved to v */
 	qsort(v, n, sizeof *v, by_rev);
 	for (size_t i = 0; i < n; i++) {
 		const char *h = json_string_value(json_object_get(

@@ -111,22 +111,9 @@ static void on_event(ctl *c, int res, const char *type, json_t *old, json_t *obj
 	}
 }
 
-struct pods_of {
-	const char *ns;
-	json_t **v;
-	size_t n, cap;
-};
-
-static void gather(void *arg, json_t *pod)
+static bool in_ns(const json_t *pod, const void *ns)
 {
-	struct pods_of *p = arg;
-	if (strcmp(tree_meta(pod, "namespace"), p->ns))
-		return;
-	if (p->n == p->cap) {
-		p->cap = p->cap ? 2 * p->cap : 64;
-		p->v = xrealloc(p->v, p->cap * sizeof *p->v);
-	}
-	p->v[p->n++] = json_incref(pod);
+	return !strcmp(tree_meta(pod, "namespace"), ns);
 }
 
 /* Make the service's Endpoints say what its pods are now. */
@@ -163,12 +150,10 @@ static int sync_ep(void *arg, const char *key)
 		json_decref(cur);
 		return 0;
 	}
-	struct pods_of p = {ns, NULL, 0, 0};
-	tree_watch_each(&c->w[CTL_PODS], gather, &p);
-	json_t *subsets = ctl_ep_subsets(svc, p.v, p.n);
-	for (size_t i = 0; i < p.n; i++)
-		json_decref(p.v[i]);
-	free(p.v);
+	size_t np;
+	json_t **pods = ctl_pods_where(c, in_ns, ns, &np);
+	json_t *subsets = ctl_ep_subsets(svc, pods, np);
+	ctl_objs_free(pods, np);
 	if (!cur || !ctl_ep_same(json_object_get(cur, "subsets"), subsets)) {
 		json_t *ep =
 		    json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion", "v1", "kind", "Endpoints",

@@ -198,6 +198,63 @@ void ctl_rate_forget(ctl_rate *r, const char *key)
 	pthread_mutex_unlock(&r->lock);
 }
 
+json_t **ctl_controlled(ctl *c, const char *uid, int res, size_t *n)
+{
+	size_t nk;
+	char **keys = ctl_owned(c, uid, &nk);
+	json_t **v = xcalloc(nk + 1, sizeof *v);
+	*n = 0;
+	for (size_t i = 0; i < nk; i++) {
+		char ns[256], name[256], key[520];
+		if (ctl_ref_parse(keys[i], ns, name, sizeof ns) != res)
+			continue;
+		snprintf(key, sizeof key, "%s%s%s", ns, ns[0] ? "/" : "", name);
+		json_t *o = ctl_get(c, res, key);
+		const char *cu = o ? obj_controller_uid(o) : NULL;
+		if (cu && !strcmp(cu, uid))
+			v[(*n)++] = o;
+		else
+			json_decref(o);
+	}
+	ctl_keys_free(keys, nk);
+	return v;
+}
+
+void ctl_objs_free(json_t **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(v[i]);
+	free(v);
+}
+
+struct where {
+	bool (*keep)(const json_t *pod, const void *arg);
+	const void *arg;
+	json_t **v;
+	size_t n, cap;
+};
+
+static void where_one(void *arg, json_t *pod)
+{
+	struct where *w = arg;
+	if (!w->keep(pod, w->arg))
+		return;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 64;
+		w->v = xrealloc(w->v, w->cap * sizeof *w->v);
+	}
+	w->v[w->n++] = json_incref(pod);
+}
+
+json_t **ctl_pods_where(ctl *c, bool (*keep)(const json_t *pod, const void *arg), const void *arg,
+                        size_t *n)
+{
+	struct where w = {keep, arg, NULL, 0, 0};
+	tree_watch_each(&c->w[CTL_PODS], where_one, &w);
+	*n = w.n;
+	return w.v;
+}
+
 bool ctl_uid_known(ctl *c, const char *uid)
 {
 	pthread_mutex_lock(&c->lock);

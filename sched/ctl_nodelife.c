@@ -122,34 +122,21 @@ static int set_taint(const json_t *node, const char *name, bool add)
 	return rc;
 }
 
-struct on_node {
-	const char *name;
-	json_t **v;
-	size_t n, cap;
-};
-
-static void gather(void *arg, json_t *pod)
+static bool on_node(const json_t *pod, const void *name)
 {
-	struct on_node *p = arg;
 	const char *nn =
 	    json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
-	if (!nn || strcmp(nn, p->name))
-		return;
-	if (p->n == p->cap) {
-		p->cap = p->cap ? 2 * p->cap : 32;
-		p->v = xrealloc(p->v, p->cap * sizeof *p->v);
-	}
-	p->v[p->n++] = json_incref(pod);
+	return nn && !strcmp(nn, name);
 }
 
 /* Delete the pods of a node Unknown for `since` seconds that do not wait longer; 0 or -errno. */
 static int evict(ctl *c, const char *name, double since)
 {
-	struct on_node p = {name, NULL, 0, 0};
-	tree_watch_each(&c->w[CTL_PODS], gather, &p);
+	size_t np;
+	json_t **pods = ctl_pods_where(c, on_node, name, &np);
 	int bad = 0;
-	for (size_t i = 0; i < p.n; i++) {
-		json_t *pod = p.v[i];
+	for (size_t i = 0; i < np; i++) {
+		json_t *pod = pods[i];
 		double grace = ctl_unreachable_grace(pod, c->o.eviction);
 		const char *dt = json_string_value(
 		    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"));
@@ -174,9 +161,8 @@ static int evict(ctl *c, const char *name, double since)
 			log_warn("pod %s: delete: %s", key, strerror(-rc));
 			bad = rc;
 		}
-		json_decref(pod);
 	}
-	free(p.v);
+	ctl_objs_free(pods, np);
 	return bad;
 }
 

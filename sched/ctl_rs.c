@@ -148,19 +148,14 @@ static bool ready(const json_t *pod)
 /* The active pods a ReplicaSet controls; fills *nready. */
 static pinfo *owned_pods(const json_t *rs, size_t *n, int *nready)
 {
-	size_t nk;
-	char **keys = ctl_owned(C, tree_meta(rs, "uid"), &nk);
-	pinfo *v = xcalloc(nk + 1, sizeof *v);
+	size_t np;
+	json_t **all = ctl_controlled(C, tree_meta(rs, "uid"), CTL_PODS, &np);
+	pinfo *v = xcalloc(np + 1, sizeof *v);
 	*n = 0;
 	*nready = 0;
-	for (size_t i = 0; i < nk; i++) {
-		char ns[256], name[256], key[520];
-		if (ctl_ref_parse(keys[i], ns, name, sizeof ns) != CTL_PODS)
-			continue;
-		snprintf(key, sizeof key, "%s/%s", ns, name);
-		json_t *p = ctl_get(C, CTL_PODS, key);
-		const char *cu = p ? obj_controller_uid(p) : NULL;
-		if (!p || !cu || strcmp(cu, tree_meta(rs, "uid")) || !obj_pod_active(p)) {
+	for (size_t i = 0; i < np; i++) {
+		json_t *p = all[i];
+		if (!obj_pod_active(p)) {
 			json_decref(p);
 			continue;
 		}
@@ -174,7 +169,7 @@ static pinfo *owned_pods(const json_t *rs, size_t *n, int *nready)
 		                          : 2,
 		                    tree_age(tree_meta(p, "creationTimestamp"))};
 	}
-	ctl_keys_free(keys, nk);
+	free(all); /* the references moved to v */
 	return v;
 }
 
