@@ -360,7 +360,8 @@ enum {
 };
 
 /* Requests about objects (mnt_write.c). */
-char *mnt_obj_url(mnt *m, const mnt_ns *ns, int res, const char *name); /* malloc'd */
+/* "/api/v1/namespaces/NS/pods[/NAME][TAIL]", tail like "/status" or "?gracePeriodSeconds=0" */
+char *mnt_obj_url(mnt *m, const mnt_ns *ns, int res, const char *name, const char *tail);
 /* Record a refusal of path (relative to the mount) in .errors; returns -errno. */
 int mnt_refuse(mnt *m, mnt_ns *ns, int res, const char *path, k9_err *e);
 /* One request; an answer that is the object goes into the cache (*obj says so). */

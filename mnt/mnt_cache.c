@@ -139,15 +139,22 @@ int mnt_sub_ext(const mnt *m, int res, const char *file, size_t *stem)
 	return 0;
 }
 
+/* The YAML of an object's JSON (malloc'd; NULL when that cannot be). */
+static char *render_yaml(const mnt_obj *o, size_t *len)
+{
+	json_t *j = json_loadb(o->json->data, o->json->len, 0, NULL);
+	char *t = j ? obj_encode_yaml(j, len) : NULL;
+	json_decref(j);
+	return t;
+}
+
 mnt_blob *mnt_obj_yaml(mnt_obj *o)
 {
 	mnt_blob *y = atomic_load(&o->yaml);
 	if (y)
 		return y;
-	json_t *j = json_loadb(o->json->data, o->json->len, 0, NULL);
 	size_t l = 0;
-	char *t = j ? obj_encode_yaml(j, &l) : NULL;
-	json_decref(j);
+	char *t = render_yaml(o, &l);
 	mnt_blob *b = mnt_blob_new(t ? t : "", t ? l : 0);
 	free(t);
 	mnt_blob *none = NULL;
@@ -165,10 +172,9 @@ size_t mnt_obj_yaml_len(mnt_obj *o)
 	long l = atomic_load(&o->yaml_len);
 	if (l >= 0)
 		return (size_t)l;
-	json_t *j = json_loadb(o->json->data, o->json->len, 0, NULL);
 	size_t n = 0;
-	free(j ? obj_encode_yaml(j, &n) : NULL);
-	json_decref(j);
+	char *t = render_yaml(o, &n);
+	free(t);
 	atomic_store(&o->yaml_len, (long)n);
 	return n;
 }

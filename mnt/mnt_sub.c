@@ -154,10 +154,10 @@ int mnt_sub_write(mnt *m, mnt_fh *fh, const char *buf, size_t size)
 		return 0; /* nothing said */
 	if (!body)
 		return mnt_refuse(m, fh->ns, fh->res, path, &e);
-	char *url = mnt_obj_url(m, fh->ns, fh->res, fh->name);
-	char *u = xasprintf("%s/%s", url, sub_name[fh->osub]);
-	long code = mnt_send_obj(m, fh->res, method, u, ctype, body, strlen(body), NULL, &e);
-	free(u);
+	char tail[16];
+	snprintf(tail, sizeof tail, "/%s", sub_name[fh->osub]);
+	char *url = mnt_obj_url(m, fh->ns, fh->res, fh->name, tail);
+	long code = mnt_send_obj(m, fh->res, method, url, ctype, body, strlen(body), NULL, &e);
 	free(url);
 	free(body);
 	if (code < 200 || code >= 300)

@@ -23,8 +23,7 @@
 #define RENAME_EXCHANGE  (1 << 1)
 #endif
 
-/* "/api/v1/namespaces/NS/pods[/NAME]" */
-char *mnt_obj_url(mnt *m, const mnt_ns *ns, int res, const char *name)
+char *mnt_obj_url(mnt *m, const mnt_ns *ns, int res, const char *name, const char *tail)
 {
 	const mnt_res *r = &m->res[res];
 	k9_buf b = {0};
@@ -34,6 +33,8 @@ char *mnt_obj_url(mnt *m, const mnt_ns *ns, int res, const char *name)
 	buf_printf(&b, "/%s", r->plural);
 	if (name)
 		buf_printf(&b, "/%s", name);
+	if (tail)
+		buf_puts(&b, tail);
 	return buf_steal(&b, NULL);
 }
 
@@ -179,7 +180,7 @@ static int send_doc(mnt *m, mnt_ns *ns, int res, json_t *o, bool excl, k9_err *e
 	len = strlen(body);
 	long code = -1;
 	for (int attempt = 0; attempt < 3; attempt++) {
-		char *url = mnt_obj_url(m, ns, res, exists ? name : NULL);
+		char *url = mnt_obj_url(m, ns, res, exists ? name : NULL, NULL);
 		code = mnt_send_obj(m, res, exists ? "PUT" : "POST", url, "application/json", body,
 		                    len, NULL, e);
 		free(url);
@@ -628,12 +629,7 @@ static int delete_obj(mnt *m, mnt_ns *ns, int res, const char *name, bool now, c
 {
 	k9_err e;
 	bool obj;
-	char *url = mnt_obj_url(m, ns, res, name);
-	if (now) {
-		char *u = xasprintf("%s?gracePeriodSeconds=0", url);
-		free(url);
-		url = u;
-	}
+	char *url = mnt_obj_url(m, ns, res, name, now ? "?gracePeriodSeconds=0" : NULL);
 	long code = mnt_send_obj(m, res, "DELETE", url, NULL, NULL, 0, &obj, &e);
 	free(url);
 	if (code < 200 || code >= 300)
@@ -722,15 +718,13 @@ static bool dir_busy(mnt *m, mnt_ns *ns, int res, bool terminating_too)
 static int finalize_ns(mnt *m, const char *name, const char *path)
 {
 	k9_err e;
-	char *url = mnt_obj_url(m, m->cluster, m->ns_res, name);
-	char *u = xasprintf("%s/finalize", url);
+	char *url = mnt_obj_url(m, m->cluster, m->ns_res, name, "/finalize");
 	char *body = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":"
 	                       "{\"name\":\"%s\"},\"spec\":{\"finalizers\":[]}}",
 	                       name);
-	long code =
-	    mnt_send_obj(m, m->ns_res, "PUT", u, "application/json", body, strlen(body), NULL, &e);
+	long code = mnt_send_obj(m, m->ns_res, "PUT", url, "application/json", body, strlen(body),
+	                         NULL, &e);
 	free(body);
-	free(u);
 	free(url);
 	if (code < 200 || code >= 300)
 		return mnt_refuse(m, m->cluster, m->ns_res, path, &e);
@@ -965,7 +959,7 @@ static int patch_label(fuse_ino_t ino, const char *xname, const char *value, siz
 		                      val ? json_string(val) : json_null());
 		char *body = json_dumps(p, JSON_COMPACT);
 		json_decref(p);
-		char *url = mnt_obj_url(m, ns, res, oname);
+		char *url = mnt_obj_url(m, ns, res, oname, NULL);
 		long code = mnt_send_obj(m, res, "PATCH", url, "application/merge-patch+json", body,
 		                         strlen(body), NULL, &e);
 		free(url);
