@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ int cmd_server(int argc, char **argv)
 	srv s = {.request_timeout_s = 60, .min_watch_timeout_s = 1800};
 	const char *data_dir = "/var/lib/kube9", *token_file = NULL;
 	store_sqlite_opts so = {.history_revs = 100000};
+	long num;
 	int c;
 	s.listen = "127.0.0.1:6443";
 	while ((c = getopt_long(argc, argv, "d:l:vh", opts, NULL)) != -1) {
@@ -62,16 +64,24 @@ int cmd_server(int argc, char **argv)
 			token_file = optarg;
 			break;
 		case 'H':
-			so.history_revs = atoll(optarg);
+			if (!k9_flag_int("kube9 server", "history", optarg, 1, LONG_MAX, &num))
+				return 2;
+			so.history_revs = num;
 			break;
 		case 'S':
 			so.sync_full = true;
 			break;
 		case 'T':
-			s.request_timeout_s = atoi(optarg);
+			if (!k9_flag_int("kube9 server", "request-timeout", optarg, 0, INT_MAX,
+			                 &num))
+				return 2;
+			s.request_timeout_s = (int)num;
 			break;
 		case 'W':
-			s.min_watch_timeout_s = atoi(optarg);
+			if (!k9_flag_int("kube9 server", "min-watch-timeout", optarg, 1, INT_MAX,
+			                 &num))
+				return 2;
+			s.min_watch_timeout_s = (int)num;
 			break;
 		case 'v':
 			k9_log_level = LOG_DEBUG;
@@ -84,7 +94,7 @@ int cmd_server(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || so.history_revs < 1 || s.min_watch_timeout_s < 1) {
+	if (optind != argc) {
 		usage(stderr);
 		return 2;
 	}

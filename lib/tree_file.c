@@ -98,16 +98,6 @@ int tree_put_status(const char *res, const json_t *obj, const json_t *status)
 	return rc;
 }
 
-bool tree_flag_bool(const char *prog, const char *flag, const char *value, bool *out)
-{
-	if (strcmp(value, "true") && strcmp(value, "false")) {
-		log_err("%s: --%s %s: say true or false", prog, flag, value);
-		return false;
-	}
-	*out = !strcmp(value, "true");
-	return true;
-}
-
 int tree_unlink(const char *path)
 {
 	char p[PATH_MAX];

@@ -1,6 +1,8 @@
 /* util.c - allocation, buffers, logging, clocks, random ids, base64, files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,4 +362,62 @@ int k9_mkdir_p(const char *path, int mode)
 	int r = mkdir(p, (mode_t)mode);
 	free(p);
 	return r < 0 && errno != EEXIST ? -1 : 0;
+}
+
+bool k9_flag_num(const char *prog, const char *flag, const char *value, double lo, double hi,
+                 double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(value, &end);
+	if (end == value || *end || errno || !(v >= lo && v <= hi)) {
+		log_err("%s: --%s %s: give a number from %g to %g", prog, flag, value, lo, hi);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool k9_flag_int(const char *prog, const char *flag, const char *value, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(value, &end, 10);
+	if (end == value || *end || errno || v < lo || v > hi) {
+		if (hi == LONG_MAX)
+			log_err("%s: --%s %s: give a whole number of at least %ld", prog, flag,
+			        value, lo);
+		else
+			log_err("%s: --%s %s: give a whole number from %ld to %ld", prog, flag,
+			        value, lo, hi);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool k9_flag_bool(const char *prog, const char *flag, const char *value, bool *out)
+{
+	if (strcmp(value, "true") && strcmp(value, "false")) {
+		log_err("%s: --%s %s: say true or false", prog, flag, value);
+		return false;
+	}
+	*out = !strcmp(value, "true");
+	return true;
+}
+
+static volatile int *stop_flag;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	*stop_flag = 1;
+}
+
+void k9_stop_on_signals(volatile int *flag)
+{
+	stop_flag = flag;
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }

@@ -94,6 +94,7 @@ int cmd_mount(int argc, char **argv)
 	static mnt m;
 	const char *kubeconfig = NULL, *extra = NULL;
 	bool fg = false;
+	double secs;
 	int c;
 	m.cl.timeout_ms = 10000;
 	m.attr_timeout = 10.0;
@@ -106,10 +107,14 @@ int cmd_mount(int argc, char **argv)
 			fg = true;
 			break;
 		case 'T':
-			m.cl.timeout_ms = (long)(atof(optarg) * 1000);
+			if (!k9_flag_num("kube9 mount", "timeout", optarg, 0, 86400, &secs))
+				return 2;
+			m.cl.timeout_ms = (long)(secs * 1000);
 			break;
 		case 'A':
-			m.attr_timeout = atof(optarg);
+			if (!k9_flag_num("kube9 mount", "attr-timeout", optarg, 0, 86400,
+			                 &m.attr_timeout))
+				return 2;
 			break;
 		case 'N':
 			m.no_inotify = true;

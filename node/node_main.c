@@ -59,14 +59,6 @@ static bool quantity(const char *flag, const char *s, int64_t *milli)
 	return false;
 }
 
-static node_agent *agent;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	agent->stop = 1;
-}
-
 int cmd_node(int argc, char **argv)
 {
 	static const struct option opts[] = {{"mount", required_argument, 0, 'm'},
@@ -89,13 +81,13 @@ int cmd_node(int argc, char **argv)
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-		char *end = NULL;
+		bool good = true;
 		switch (c) {
 		case 'm':
 			mount = optarg;
 			break;
 		case 'H':
-			hollow = strtol(optarg, &end, 10);
+			good = k9_flag_int("kube9 node", "hollow", optarg, 0, 65535, &hollow);
 			break;
 		case 'n':
 			name = optarg;
@@ -107,7 +99,7 @@ int cmd_node(int argc, char **argv)
 			mem_s = optarg;
 			break;
 		case 'p':
-			pods = strtol(optarg, &end, 10);
+			good = k9_flag_int("kube9 node", "pods", optarg, 1, 250, &pods);
 			break;
 		case 'z':
 			free(zones_s);
@@ -118,10 +110,10 @@ int cmd_node(int argc, char **argv)
 			regions_s = xstrdup(optarg);
 			break;
 		case 'b':
-			hb = strtod(optarg, &end);
+			good = k9_flag_num("kube9 node", "heartbeat", optarg, 0.001, 86400, &hb);
 			break;
 		case 'w':
-			workers = strtol(optarg, &end, 10);
+			good = k9_flag_int("kube9 node", "workers", optarg, 1, 256, &workers);
 			break;
 		case 'v':
 			k9_log_level = LOG_DEBUG;
@@ -133,15 +125,10 @@ int cmd_node(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		if (end && (*end || end == optarg)) {
-			log_err("kube9 node: --%s %s: not a number", opts[0].name, optarg);
+		if (!good)
 			return 2;
-		}
 	}
-	if (optind < argc || hollow < 0 || hollow > 65535 || pods < 1 || pods > 250 ||
-	    workers < 1 || workers > 256 || !(hb > 0)) {
-		log_err("kube9 node: bad arguments (--hollow 0..65535, --pods 1..250, --workers "
-		        "1..256, --heartbeat > 0)");
+	if (optind < argc) {
 		usage(stderr);
 		return 2;
 	}
@@ -165,7 +152,7 @@ int cmd_node(int argc, char **argv)
 		else
 			name = "node";
 	}
-	node_agent *a = agent = xcalloc(1, sizeof *a);
+	node_agent *a = xcalloc(1, sizeof *a);
 	a->n = hollow ? (int)hollow : 1;
 	a->nodes = xcalloc((size_t)a->n, sizeof *a->nodes);
 	a->rt = &node_hollow_rt;
@@ -180,9 +167,7 @@ int cmd_node(int argc, char **argv)
 		node_one_init(&a->nodes[i], i, nn, cpu, mem / 1000, pods, zones[i % nz],
 		              regions[i % nr]);
 	}
-	struct sigaction sa = {.sa_handler = on_term};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	k9_stop_on_signals(&a->stop);
 	int rc = node_agent_run(a);
 	log_info("kube9 node: stopping");
 	return rc < 0 ? 1 : 0;

@@ -304,13 +304,7 @@ static const char *const pod_fields[] = {"metadata.name",
                                          "status.conditions",
                                          NULL};
 
-static ctl *the;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	the->stop = 1;
-}
+#define P "kube9 controllers"
 
 int cmd_controllers(int argc, char **argv)
 {
@@ -326,28 +320,30 @@ int cmd_controllers(int argc, char **argv)
 	const char *mount = NULL;
 	ctl_opts o = {40, 300, 5, 8};
 	bool elect = true;
+	long workers = o.workers;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		bool good = true;
 		switch (c) {
 		case 'm':
 			mount = optarg;
 			break;
 		case 'g':
-			o.node_grace = strtod(optarg, NULL);
+			good = k9_flag_num(P, "node-grace", optarg, 0.001, 1e6, &o.node_grace);
 			break;
 		case 'e':
-			o.eviction = strtod(optarg, NULL);
+			good = k9_flag_num(P, "eviction-timeout", optarg, 0, 1e6, &o.eviction);
 			break;
 		case 'p':
-			o.monitor_period = strtod(optarg, NULL);
+			good = k9_flag_num(P, "node-monitor-period", optarg, 0.001, 1e6,
+			                   &o.monitor_period);
 			break;
 		case 'w':
-			o.workers = (int)strtol(optarg, NULL, 10);
+			good = k9_flag_int(P, "workers", optarg, 1, 256, &workers);
 			break;
 		case 'l':
-			if (!tree_flag_bool("kube9 controllers", "leader-elect", optarg, &elect))
-				return 2;
+			good = k9_flag_bool(P, "leader-elect", optarg, &elect);
 			break;
 		case 'v':
 			k9_log_level = LOG_DEBUG;
@@ -359,22 +355,21 @@ int cmd_controllers(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+		if (!good)
+			return 2;
 	}
-	if (optind < argc || !(o.node_grace > 0) || !(o.eviction >= 0) || !(o.monitor_period > 0) ||
-	    o.workers < 1 || o.workers > 256) {
-		log_err("kube9 controllers: bad arguments (times > 0, --workers 1..256)");
+	if (optind < argc) {
 		usage(stderr);
 		return 2;
 	}
+	o.workers = (int)workers;
 	if (tree_open_mount(mount, "kube9 controllers") < 0)
 		return 1;
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	ctl *x = the = xcalloc(1, sizeof *x);
+	ctl *x = xcalloc(1, sizeof *x);
 	x->o = o;
 	pthread_mutex_init(&x->lock, NULL);
-	struct sigaction sa = {.sa_handler = on_term};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	k9_stop_on_signals(&x->stop);
 	tree_lease lease;
 	if (elect && tree_lease_elect(&lease, "kube9-controllers", 15) < 0)
 		return 1;

@@ -277,14 +277,6 @@ static const char *const pod_fields[] = {"metadata.name",
                                          "status.phase",
                                          NULL};
 
-static sched *the;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	the->stop = 1;
-}
-
 int cmd_sched(int argc, char **argv)
 {
 	static const struct option opts[] = {{"mount", required_argument, 0, 'm'},
@@ -302,6 +294,7 @@ int cmd_sched(int argc, char **argv)
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		bool good = true;
 		switch (c) {
 		case 'm':
 			mount = optarg;
@@ -310,14 +303,13 @@ int cmd_sched(int argc, char **argv)
 			name = optarg;
 			break;
 		case 'l':
-			if (!tree_flag_bool("kube9 sched", "leader-elect", optarg, &elect))
-				return 2;
+			good = k9_flag_bool("kube9 sched", "leader-elect", optarg, &elect);
 			break;
 		case 'd':
-			dur = strtod(optarg, NULL);
+			good = k9_flag_num("kube9 sched", "lease-duration", optarg, 1, 3600, &dur);
 			break;
 		case 'w':
-			workers = strtol(optarg, NULL, 10);
+			good = k9_flag_int("kube9 sched", "bind-workers", optarg, 1, 256, &workers);
 			break;
 		case 'v':
 			k9_log_level = LOG_DEBUG;
@@ -329,23 +321,21 @@ int cmd_sched(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+		if (!good)
+			return 2;
 	}
-	if (optind < argc || !(dur >= 1) || workers < 1 || workers > 256) {
-		log_err(
-		    "kube9 sched: bad arguments (--lease-duration >= 1, --bind-workers 1..256)");
+	if (optind < argc) {
 		usage(stderr);
 		return 2;
 	}
 	if (tree_open_mount(mount, "kube9 sched") < 0)
 		return 1;
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	sched *s = the = xcalloc(1, sizeof *s);
+	sched *s = xcalloc(1, sizeof *s);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->scheduler_name = name;
-	struct sigaction sa = {.sa_handler = on_term};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	k9_stop_on_signals(&s->stop);
 	tree_lease lease;
 	if (elect && tree_lease_elect(&lease, "kube9-scheduler", dur) < 0)
 		return 1;

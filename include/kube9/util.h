@@ -42,6 +42,19 @@ void k9_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 /* RFC 3339 UTC "2006-01-02T15:04:05Z" of now, into out (>= 21 bytes). */
 void k9_now_rfc3339(char *out, size_t n);
+
+/*
+ * Option values of the commands: the value given to --FLAG of PROG, which
+ * must be a number within [lo, hi] (an integer for k9_flag_int), or true or
+ * false; false with a logged sentence naming the flag when it is not.
+ */
+bool k9_flag_num(const char *prog, const char *flag, const char *value, double lo, double hi,
+                 double *out);
+bool k9_flag_int(const char *prog, const char *flag, const char *value, long lo, long hi,
+                 long *out);
+bool k9_flag_bool(const char *prog, const char *flag, const char *value, bool *out);
+/* SIGTERM and SIGINT set *flag (a long-running command's way out of its loop). */
+void k9_stop_on_signals(volatile int *flag);
 /* t as RFC 3339 UTC ("2026-11-28T02:00:00Z"), and the time such a text names (-1 if none). */
 void k9_rfc3339(time_t t, char *out, size_t n);
 time_t k9_parse_rfc3339(const char *s);

@@ -1,8 +1,10 @@
-/* test_tree.c - the client side of the tree: tree_pick, tree_path, the work queue. */
+/* test_tree.c - the client side of the tree (tree_pick, tree_path, the work queue) and the
+ * helpers the commands share: option values, RFC 3339 times. */
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "kube9/tree.h"
+#include "kube9/util.h"
 #include "tap.h"
 
 static char *dump(const json_t *o)
@@ -89,8 +91,42 @@ static void queue(void)
 	tree_queue_stop(q);
 }
 
+static void flags(void)
+{
+	long n = -7;
+	double d = -7;
+	bool b = false;
+	ok(k9_flag_int("t", "pods", "250", 1, 250, &n) && n == 250, "a whole number at its bound");
+	ok(!k9_flag_int("t", "pods", "251", 1, 250, &n) && n == 250,
+	   "above the bound: refused, nothing written");
+	ok(!k9_flag_int("t", "pods", "5x", 1, 250, &n), "trailing junk refused");
+	ok(!k9_flag_int("t", "pods", "", 1, 250, &n), "empty refused");
+	ok(!k9_flag_int("t", "pods", "1.5", 1, 250, &n), "a fraction is not a whole number");
+	ok(k9_flag_num("t", "heartbeat", "0.5", 0.001, 10, &d) && d == 0.5, "a number");
+	ok(!k9_flag_num("t", "heartbeat", "0", 0.001, 10, &d) && d == 0.5, "below the bound");
+	ok(!k9_flag_num("t", "heartbeat", "nan", 0, 10, &d), "nan refused");
+	ok(k9_flag_bool("t", "leader-elect", "true", &b) && b, "true");
+	ok(k9_flag_bool("t", "leader-elect", "false", &b) && !b, "false");
+	ok(!k9_flag_bool("t", "leader-elect", "yes", &b), "anything else refused");
+}
+
+static void times(void)
+{
+	char t[32];
+	k9_rfc3339(0, t, sizeof t);
+	is_str(t, "1970-01-01T00:00:00Z", "k9_rfc3339 of the epoch");
+	ok(k9_parse_rfc3339("2026-11-28T02:00:00Z") == 1795831200, "parsed back as UTC");
+	ok(k9_parse_rfc3339("yesterday") == (time_t)-1 && k9_parse_rfc3339(NULL) == (time_t)-1,
+	   "not a time: -1");
+	k9_now_rfc3339(t, sizeof t);
+	ok(tree_age(t) >= 0 && tree_age(t) < 5, "the age of now is about 0");
+	ok(tree_age("garbage") > 1e17, "the age of no time is huge");
+}
+
 int main(void)
 {
+	flags();
+	times();
 	pick();
 	paths();
 	queue();
