@@ -389,6 +389,27 @@ static bool ctype_is(const srv_req *r, const char *t)
 	return r->content_type && !strncmp(r->content_type, t, strlen(t));
 }
 
+/* Does the patch p itself name metadata.resourceVersion (a precondition, as in Kubernetes)? */
+static bool patch_names_rv(const json_t *p)
+{
+	if (json_is_object(p))
+		return json_object_get(json_object_get(p, "metadata"), "resourceVersion") != NULL;
+	size_t i;
+	const json_t *op;
+	json_array_foreach(p, i, op)
+	{
+		const char *path = json_string_value(json_object_get(op, "path"));
+		if (path && !strcmp(path, "/metadata/resourceVersion"))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The patched object. It carries the target's resourceVersion only when the
+ * patch named one: a patch that did not is applied to whatever is current,
+ * and retried on a conflict, instead of failing as if it had been stale.
+ */
 static json_t *apply_patch(const srv_req *r, const json_t *target, k9_err *e)
 {
 	json_error_t je;
@@ -416,6 +437,8 @@ static json_t *apply_patch(const srv_req *r, const json_t *target, k9_err *e)
 		res = NULL;
 		k9_errf(e, 422, "Invalid", "the patch does not produce an object");
 	}
+	if (res && !patch_names_rv(p))
+		json_object_del(json_object_get(res, "metadata"), "resourceVersion");
 	json_decref(p);
 	return res;
 }

@@ -113,6 +113,25 @@ api PATCH /api/v1/namespaces/default/pods/web '[{"op":"add","path":"/metadata/an
 check "JSON patch" [ "$CODE/$(jget .metadata.annotations.a <"$T/o")" = 200/b ]
 api PATCH /api/v1/namespaces/default/pods/web '{"metadata":{"labels":{"bad key!":"v"}}}' application/merge-patch+json >"$T/o"
 check "patch producing an invalid label: 422" [ "$CODE" = 422 ]
+# a patch naming no resourceVersion applies to whatever is current: concurrent ones all land
+CP=
+for i in $(seq 1 16); do
+	curl -sS --cacert "$DATA/pki/ca.crt" -H "Authorization: Bearer $TOKEN" -X PATCH \
+		-H "Content-Type: application/merge-patch+json" -o /dev/null -w '%{http_code}\n' \
+		--data-binary "{\"metadata\":{\"labels\":{\"c$i\":\"v\"}}}" \
+		"$URL/api/v1/namespaces/default/pods/web" >"$T/cp$i" &
+	CP="$CP $!"
+done
+wait $CP
+api GET /api/v1/namespaces/default/pods/web >"$T/o"
+check "16 concurrent patches without resourceVersion: all 200" \
+	[ "$(cat "$T"/cp* | sort | uniq -c | tr -s ' ')" = " 16 200" ]
+check "...and all 16 labels are there" [ "$(jget '[.metadata.labels | keys[] | select(startswith("c"))] | length' <"$T/o")" = 16 ]
+rv=$(jget .metadata.resourceVersion <"$T/o")
+api PATCH /api/v1/namespaces/default/pods/web '{"metadata":{"resourceVersion":"1","labels":{"z":"1"}}}' application/merge-patch+json >"$T/o"
+check "a patch naming a stale resourceVersion: 409" [ "$CODE" = 409 ]
+api PATCH /api/v1/namespaces/default/pods/web "{\"metadata\":{\"resourceVersion\":\"$rv\",\"labels\":{\"z\":\"1\"}}}" application/merge-patch+json >"$T/o"
+check "...naming the current one: 200" [ "$CODE" = 200 ]
 
 # status subresource
 api GET /api/v1/namespaces/default/pods/web >"$T/o"
