@@ -424,7 +424,10 @@ static int deploy_sync(void *arg, const char *key)
 			char path[600];
 			ctl_path(path, sizeof path, CTL_RS, tree_meta(v[i].rs, "namespace"),
 			         tree_meta(v[i].rs, "name"), "json");
-			if (tree_unlink(path) == 0)
+			/* gone already (an informer behind our own unlink) counts as deleted:
+			 * moving on to the next would delete a set history must keep */
+			int r = tree_unlink(path);
+			if (r == 0 || r == -ENOENT)
 				idle--;
 		}
 	}
