@@ -145,7 +145,8 @@ typedef struct mnt_scratch {
 typedef struct mnt_res {
 	const char *plural, *kind, *api_version, *prefix; /* prefix: "/api/v1" */
 	bool namespaced;
-	bool secret; /* files are 0600 */
+	bool secret;                /* files are 0600 */
+	bool has_status, has_scale; /* NAME.status, NAME.scale (from the kinds table) */
 } mnt_res;
 
 /* The HTTP client. */

@@ -128,13 +128,12 @@ int mnt_sub_ext(const mnt *m, int res, const char *file, size_t *stem)
 	if (!dot || dot == file || res < 0)
 		return 0;
 	*stem = (size_t)(dot - file);
-	const char *p = m->res[res].plural;
-	if (!strcmp(dot, ".status") && strcmp(p, "endpoints") && strcmp(p, "secrets") &&
-	    strcmp(p, "configmaps") && strcmp(p, "events"))
+	const mnt_res *r = &m->res[res];
+	if (!strcmp(dot, ".status") && r->has_status)
 		return MNT_OSUB_STATUS;
-	if (!strcmp(dot, ".binding") && !strcmp(p, "pods"))
+	if (!strcmp(dot, ".binding") && !strcmp(r->plural, "pods"))
 		return MNT_OSUB_BINDING;
-	if (!strcmp(dot, ".scale") && (!strcmp(p, "deployments") || !strcmp(p, "replicasets")))
+	if (!strcmp(dot, ".scale") && r->has_scale)
 		return MNT_OSUB_SCALE;
 	return 0;
 }

@@ -75,6 +75,8 @@ static void load_resources(mnt *m)
 		                        : xstrdup("/api/v1");
 		r->namespaced = k->namespaced;
 		r->secret = !strcmp(k->plural, "secrets");
+		r->has_status = k->has_status;
+		r->has_scale = k->has_scale;
 	}
 	m->ns_res = mnt_res_index(m, "namespaces");
 }
