@@ -12,16 +12,12 @@ M=$T/mnt
 start_mount "$M"
 K() { kubectl --request-timeout=20s "$@"; }
 
-"$KUBE9" node --mount "$M" --hollow 2 --heartbeat 1 >>"$T/node.log" 2>&1 &
-PIDS="$PIDS $!"
-"$KUBE9" node --mount "$M" --hollow 1 --name dead --heartbeat 1 >>"$T/dead.log" 2>&1 &
-DEAD=$!
-PIDS="$PIDS $DEAD"
-"$KUBE9" sched --mount "$M" >>"$T/sched.log" 2>&1 &
-PIDS="$PIDS $!"
-"$KUBE9" controllers --mount "$M" --node-grace 3 --eviction-timeout 3 \
-	--node-monitor-period 1 >>"$T/ctl.log" 2>&1 &
-PIDS="$PIDS $!"
+start_kube9 node.log node --mount "$M" --hollow 2 --heartbeat 1
+start_kube9 dead.log node --mount "$M" --hollow 1 --name dead --heartbeat 1
+DEAD=$BG_PID
+start_kube9 sched.log sched --mount "$M"
+start_kube9 ctl.log controllers --mount "$M" --node-grace 3 --eviction-timeout 3 \
+	--node-monitor-period 1
 
 check "the nodes register" wait_for 10 test -f "$M/nodes/hollow-00001.yaml" -a -f "$M/nodes/dead-00000.yaml"
 

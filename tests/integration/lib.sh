@@ -107,6 +107,16 @@ start_mount() {
 	done
 }
 
+# start_kube9 LOG ARGS...: kube9 ARGS in the background, output appended to
+# $T/LOG; BG_PID is its process, stopped with the others at exit.
+start_kube9() {
+	bg_log=$1
+	shift
+	"$KUBE9" "$@" >>"$T/$bg_log" 2>&1 &
+	BG_PID=$!
+	PIDS="$PIDS $BG_PID"
+}
+
 # wait_for SECONDS CMD...: retry CMD until it succeeds or time runs out.
 wait_for() {
 	deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))

@@ -19,15 +19,12 @@ WATCH=$!
 PIDS="$PIDS $WATCH"
 
 # n-00000..5: zones za zb zc za zb zc, region r1; small-0000[01]: 2 pods each
-"$KUBE9" node --mount "$M" --hollow 6 --name n --zones za,zb,zc --regions r1 --cpu 4 \
-	--memory 8Gi --pods 50 --heartbeat 1 >>"$T/node.log" 2>&1 &
-PIDS="$PIDS $!"
-"$KUBE9" node --mount "$M" --hollow 2 --name small --zones zs --regions r9 --pods 2 \
-	--heartbeat 1 >>"$T/small.log" 2>&1 &
-PIDS="$PIDS $!"
-"$KUBE9" sched --mount "$M" --lease-duration 2 -v >>"$T/sched1.log" 2>&1 &
-SCHED1=$!
-PIDS="$PIDS $SCHED1"
+start_kube9 node.log node --mount "$M" --hollow 6 --name n --zones za,zb,zc --regions r1 --cpu 4 \
+	--memory 8Gi --pods 50 --heartbeat 1
+start_kube9 small.log node --mount "$M" --hollow 2 --name small --zones zs --regions r9 --pods 2 \
+	--heartbeat 1
+start_kube9 sched1.log sched --mount "$M" --lease-duration 2 -v
+SCHED1=$BG_PID
 
 nodes_there() { [ "$(ls "$M/nodes" | grep -c '\.yaml$')" = "$1" ]; }
 check "8 hollow nodes register" wait_for 10 nodes_there 8
@@ -89,9 +86,8 @@ event_for() { # NS POD MSG: a FailedScheduling Warning Event about the pod with 
 	return 1
 }
 check "an Event FailedScheduling says why" wait_for 5 event_for fit huge "$M8"
-"$KUBE9" node --mount "$M" --hollow 1 --name big --cpu 64 --memory 64Gi --zones zbig \
-	--regions rbig --heartbeat 1 >>"$T/big.log" 2>&1 &
-PIDS="$PIDS $!"
+start_kube9 big.log node --mount "$M" --hollow 1 --name big --cpu 64 --memory 64Gi --zones zbig \
+	--regions rbig --heartbeat 1
 check "when a node with 64 cpu joins, the pod is scheduled there and runs" \
 	wait_for 10 sh -c "[ \"\$(jq -r '.spec.nodeName // empty' '$M/namespaces/fit/pods/huge.json')\" = big-00000 ] && [ \"\$(jq -r .status.phase '$M/namespaces/fit/pods/huge.json')\" = Running ]"
 M9za="0/9 nodes are available: 2 Insufficient cpu, 7 node(s) didn't match Pod's node affinity/selector."
@@ -286,9 +282,8 @@ check "...2 in each zone ($z)" test "$z" = "za=2 zb=2 zc=2 "
 check "...one on each node" test "$(nodes spr w1 w2 w3 w4 w5 w6 | wc -w)" = 6
 
 # --- a second scheduler waits for the lease, and takes over
-"$KUBE9" sched --mount "$M" --lease-duration 2 -v >>"$T/sched2.log" 2>&1 &
-SCHED2=$!
-PIDS="$PIDS $SCHED2"
+start_kube9 sched2.log sched --mount "$M" --lease-duration 2 -v
+SCHED2=$BG_PID
 check "a second scheduler waits for the lease" wait_for 5 grep -q "waiting to lead" "$T/sched2.log"
 mkdir "$M/namespaces/ha"
 mkpod ha a1

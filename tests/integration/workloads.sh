@@ -14,10 +14,8 @@ start_mount "$M"
 K() { kubectl --request-timeout=20s "$@"; }
 
 # w-00000..5 in zones za zb zc za zb zc
-"$KUBE9" node --mount "$M" --hollow 6 --name w --zones za,zb,zc --heartbeat 1 >>"$T/node.log" 2>&1 &
-PIDS="$PIDS $!"
-"$KUBE9" sched --mount "$M" >>"$T/sched.log" 2>&1 &
-PIDS="$PIDS $!"
+start_kube9 node.log node --mount "$M" --hollow 6 --name w --zones za,zb,zc --heartbeat 1
+start_kube9 sched.log sched --mount "$M"
 check "the nodes register" wait_for 10 test -f "$M/nodes/w-00005.yaml"
 # a deployment and a replica set there before the controllers start
 mkdir "$M/namespaces/pre"
@@ -25,8 +23,7 @@ printf 'apiVersion: apps/v1\nkind: %s\nmetadata: {name: %s}\nspec:\n  replicas: 
 	Deployment early early early >"$M/namespaces/pre/deployments/early.yaml"
 printf 'apiVersion: apps/v1\nkind: %s\nmetadata: {name: %s}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: %s}}\n  template:\n    metadata: {labels: {app: %s}}\n    spec:\n      containers: [{name: c, image: x}]\n' \
 	ReplicaSet old old old >"$M/namespaces/pre/replicasets/old.yaml"
-"$KUBE9" controllers --mount "$M" >>"$T/ctl.log" 2>&1 &
-PIDS="$PIDS $!"
+start_kube9 ctl.log controllers --mount "$M"
 
 # pods NS: every pod of the namespace, one JSON array (files may vanish meanwhile)
 pods() {
