@@ -1,6 +1,6 @@
 # kube9 - see README.md. `make up` starts a cluster, `make test` runs every test.
 CC      ?= cc
-PKGS    := jansson yaml-0.1 sqlite3 libmicrohttpd gnutls fuse3 libcurl
+PKGS    := jansson yaml-0.1 sqlite3 libmicrohttpd gnutls fuse3 libcurl libarchive
 CFLAGS  ?= -O2 -g
 K9_CFLAGS = $(CFLAGS) -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ifs -Ilib -Imnt -Isched -Inode \
 	   -fno-strict-aliasing -pthread
@@ -12,7 +12,8 @@ LDLIBS  += $(PKG_LIBS) -pthread -lm
 DEB_PKGS := build-essential pkg-config libjansson-dev libyaml-dev libsqlite3-dev \
 	    libmicrohttpd-dev libgnutls28-dev libfuse3-dev libcurl4-gnutls-dev fuse3 \
 	    curl jq clang clang-format etcd-server etcd-client openssl iproute2 \
-	    inotify-tools attr
+	    inotify-tools attr libarchive-dev crun containernetworking-plugins \
+	    busybox-static docker-registry skopeo
 DATA_DIR ?= /var/lib/kube9
 MOUNT_DIR ?= /mnt/kube9
 B        ?= build
