@@ -59,6 +59,9 @@ typedef struct node_agent {
 	tree_queue *q;
 	double heartbeat;
 	int workers;
+	const char *state_dir; /* pods' state, logs, images (real runtime) */
+	const char *address;   /* InternalIP of a real node; the HTTP endpoint's */
+	int port;              /* the agent's HTTP endpoint (logs, usage); 0: none */
 	volatile int stop;
 } node_agent;
 
