@@ -1,6 +1,7 @@
 /* util.c - allocation, buffers, logging, clocks, random ids, base64, files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -362,6 +363,20 @@ int k9_mkdir_p(const char *path, int mode)
 	int r = mkdir(p, (mode_t)mode);
 	free(p);
 	return r < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int rm_one(const char *p, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return (type == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int k9_rm_rf(const char *path)
+{
+	if (access(path, F_OK) < 0)
+		return 0;
+	return nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 bool k9_flag_num(const char *prog, const char *flag, const char *value, double lo, double hi,

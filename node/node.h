@@ -37,15 +37,25 @@ typedef struct node_pod {
 	int64_t cpu, mem;
 	int slot;
 	bool status_written;
+	bool stopping, stopped; /* asked to stop; done (runtime's word) */
+	void *rt;               /* the runtime's */
 } node_pod;
 
 struct node_agent;
-/* A container runtime. start fills the pod's status ({"phase": ..., "podIP": ...}). */
+/*
+ * A container runtime. start either fills the pod's status and returns 0,
+ * or returns 1 and reports the status itself (node_pod_status) as it
+ * changes. stop returns 0 when the pod is stopped, or 1 and calls
+ * node_pod_stopped later; grace is in seconds (-1: the pod's own), forget
+ * says the pod is deleted (its logs go too). forget (may be NULL) is told
+ * of a deleted pod the runtime no longer runs.
+ */
 typedef struct node_rt {
 	const char *name;
 	const char *const *pod_fields; /* what it reads of a pod (tree_pick); NULL: all */
 	int (*start)(struct node_agent *a, node_pod *p, const json_t *pod, json_t *status);
-	void (*stop)(struct node_agent *a, node_pod *p);
+	int (*stop)(struct node_agent *a, node_pod *p, int grace, bool forget);
+	void (*forget)(struct node_agent *a, const json_t *pod);
 } node_rt;
 
 typedef struct node_agent {
@@ -65,7 +75,11 @@ typedef struct node_agent {
 	volatile int stop;
 } node_agent;
 
-extern const node_rt node_hollow_rt;
+extern const node_rt node_hollow_rt, node_crun_rt;
+
+/* For runtimes: write p's status (0 or -errno); p is stopped (the agent finishes it). */
+int node_pod_status(node_agent *a, node_pod *p, const json_t *status);
+void node_pod_stopped(node_agent *a, node_pod *p);
 
 int node_agent_run(node_agent *a);
 /* Set up node i of a: name, capacity, zone, region, addresses. */

@@ -25,6 +25,8 @@
 #include "kube9/obj.h"
 #include "kube9/util.h"
 #include "node.h"
+#include "node_crun.h"
+#include "node_http.h"
 
 void node_one_init(node_one *n, int i, const char *name, int64_t cpu, int64_t mem, int64_t pods,
                    const char *zone, const char *region)
@@ -83,12 +85,16 @@ static json_t *node_status(const node_agent *a, const node_one *n)
 	                        "kubelet has sufficient PID available", now, n->ready_since),
 	              condition("Ready", "True", "KubeletReady", "kubelet is posting ready status",
 	                        now, n->ready_since));
-	return json_pack("{s:{s:o,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s,s:s}}}",
+	json_t *st = json_pack("{s:{s:o,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s,s:s}}}",
 	                 "status", "capacity", resources(n), "allocatable", resources(n),
 	                 "conditions", conds, "addresses", "type", "InternalIP", "address", n->ip,
 	                 "type", "Hostname", "address", n->name, "nodeInfo", "kubeletVersion",
 	                 "v1.32.0-kube9", "containerRuntimeVersion", a->rt->name, "operatingSystem",
 	                 "linux", "architecture", "amd64", "osImage", "kube9", "kernelVersion", "");
+	if (a->port > 0)
+		json_object_set_new(json_object_get(st, "status"), "daemonEndpoints",
+		                    json_pack("{s:{s:i}}", "kubeletEndpoint", "Port", a->port));
+	return st;
 }
 
 static int register_node(node_agent *a, node_one *n)
@@ -181,9 +187,9 @@ static void on_pod(void *arg, const char *type, json_t *old, json_t *obj)
 	tree_queue_add(a->q, key);
 }
 
+/* The runtime has stopped p: its share of the node goes back. */
 static void release(node_agent *a, node_pod *p)
 {
-	a->rt->stop(a, p);
 	pthread_mutex_lock(&a->lock);
 	p->node->used_cpu -= p->cpu;
 	p->node->used_mem -= p->mem;
@@ -194,6 +200,49 @@ static void release(node_agent *a, node_pod *p)
 	free(p->key);
 	free(p->uid);
 	free(p);
+}
+
+/* Ask the runtime to stop p; true once it has. */
+static bool stop_pod(node_agent *a, node_pod *p, int grace, bool forget)
+{
+	pthread_mutex_lock(&a->lock);
+	bool first = !p->stopping, done = p->stopped;
+	p->stopping = true;
+	pthread_mutex_unlock(&a->lock);
+	if (done)
+		return true;
+	/* again: a shorter grace period or a deletion may have come */
+	int rc = a->rt->stop(a, p, grace, forget);
+	(void)first;
+	if (rc == 0) {
+		pthread_mutex_lock(&a->lock);
+		p->stopped = true;
+		pthread_mutex_unlock(&a->lock);
+	}
+	return rc == 0;
+}
+
+int node_pod_status(node_agent *a, node_pod *p, const json_t *status)
+{
+	(void)a;
+	char path[1024], ns[256];
+	const char *slash = strchr(p->key, '/');
+	snprintf(ns, sizeof ns, "%.*s", (int)(slash - p->key), p->key);
+	tree_path(path, sizeof path, "pods", ns, slash + 1, "status");
+	json_t *doc = json_pack("{s:O}", "status", status);
+	int rc = tree_put_json(path, doc, false);
+	json_decref(doc);
+	if (rc < 0 && rc != -ENOENT)
+		log_warn("pod %s: status: %s", p->key, strerror(-rc));
+	return rc;
+}
+
+void node_pod_stopped(node_agent *a, node_pod *p)
+{
+	pthread_mutex_lock(&a->lock);
+	p->stopped = true;
+	pthread_mutex_unlock(&a->lock);
+	tree_queue_add(a->q, p->key);
 }
 
 /* The kubelet's admission: does the pod fit what the node has left? NULL if so. */
@@ -232,7 +281,11 @@ static int sync_pod(void *arg, const char *key)
 	pthread_mutex_unlock(&a->lock);
 	const char *uid = pod ? tree_meta(pod, "uid") : "";
 	if (p && (!pod || strcmp(p->uid, uid))) {
-		/* gone, or a new pod of the same name */
+		/* gone, or a new pod of the same name: the old one stops first */
+		if (!stop_pod(a, p, -1, true)) {
+			json_decref(pod);
+			return 0;
+		}
 		release(a, p);
 		p = NULL;
 	}
@@ -240,9 +293,17 @@ static int sync_pod(void *arg, const char *key)
 		return 0;
 	int rc = 0;
 	char path[512];
-	if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp")) {
+	const json_t *meta = json_object_get(pod, "metadata");
+	if (json_object_get(meta, "deletionTimestamp")) {
+		const json_t *g = json_object_get(meta, "deletionGracePeriodSeconds");
+		if (p && !stop_pod(a, p, json_is_integer(g) ? (int)json_integer_value(g) : -1, true)) {
+			json_decref(pod);
+			return 0;
+		}
 		if (p)
 			release(a, p);
+		else if (a->rt->forget)
+			a->rt->forget(a, pod);
 		pod_path(pod, "json", path, sizeof path);
 		rc = tree_unlink(path);
 		json_decref(pod);
@@ -251,7 +312,8 @@ static int sync_pod(void *arg, const char *key)
 	const char *phase =
 	    json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
 	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
-		if (p)
+		/* finished: what it held goes back; its logs stay until it is deleted */
+		if (p && stop_pod(a, p, 0, false))
 			release(a, p);
 		json_decref(pod);
 		return 0;
@@ -303,10 +365,11 @@ static int sync_pod(void *arg, const char *key)
 		if (rc == 0)
 			rc = tree_put_status("pods", pod, st);
 		json_decref(st);
-		if (rc == 0)
+		if (rc >= 0)
 			p->status_written = true;
 		else if (rc != -ENOENT)
 			log_warn("pod %s: status: %s", key, strerror(-rc));
+		rc = rc > 0 ? 0 : rc;
 	}
 	json_decref(pod);
 	return rc < 0 && rc != -ENOENT ? -1 : 0;
@@ -336,6 +399,10 @@ int node_agent_run(node_agent *a)
 	if (tree_watch_start_pick(&a->pods_w, "namespaces/pods.watch", on_pod, a,
 	                          a->rt->pod_fields) < 0)
 		return -1;
+	if (a->port > 0 && node_http_start(a) < 0)
+		return -1;
+	if (a->rt == &node_crun_rt)
+		node_host_janitor(a);
 	int hbt = a->n >= 400 ? 4 : 1;
 	pthread_t hb[4];
 	for (int t = 0; t < hbt; t++) {

@@ -52,10 +52,13 @@ static int hollow_start(node_agent *a, node_pod *p, const json_t *pod, json_t *s
 	return 0;
 }
 
-static void hollow_stop(node_agent *a, node_pod *p)
+static int hollow_stop(node_agent *a, node_pod *p, int grace, bool forget)
 {
 	(void)a;
 	(void)p;
+	(void)grace;
+	(void)forget;
+	return 0;
 }
 
 /* What the agent and this runtime read of a pod. */
@@ -73,4 +76,4 @@ static const char *const pod_fields[] = {"metadata.name",
                                          "status.conditions",
                                          NULL};
 
-const node_rt node_hollow_rt = {"hollow://0.1", pod_fields, hollow_start, hollow_stop};
+const node_rt node_hollow_rt = {"hollow://0.1", pod_fields, hollow_start, hollow_stop, NULL};

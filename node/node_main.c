@@ -11,6 +11,7 @@
 #include "kube9/obj.h"
 #include "kube9/util.h"
 #include "node.h"
+#include "node_crun.h"
 
 static void usage(FILE *f)
 {
@@ -31,12 +32,20 @@ static void usage(FILE *f)
 	      "      --regions X,Y,...  regions, given to the nodes in turn (default region-1)\n"
 	      "      --heartbeat S      seconds between heartbeats (default 10)\n"
 	      "      --workers N        pods handled at once (default 8)\n"
+	      "      --state-dir DIR    pods' state, logs and images (default /var/lib/kube9/node)\n"
+	      "      --address IP       this node's InternalIP; the HTTP endpoint listens there\n"
+	      "                         (default 127.0.0.1)\n"
+	      "      --port N           the HTTP endpoint: logs, usage (default 10250; 0: none)\n"
+	      "      --pod-cidr CIDR    pods' addresses (default 10.88.0.0/24)\n"
+	      "      --bridge NAME      the pods' bridge (default kube9br0)\n"
+	      "      --backoff S        first restart back-off of a crashing container, seconds;\n"
+	      "                         it doubles up to 30 times that (default 10)\n"
 	      "  -v, --verbose          debug logging\n"
 	      "  -h, --help             this text\n"
 	      "\n"
-	      "Without --hollow this host registers with the flags' capacity, but until the\n"
-	      "crun runtime is built every pod bound to it is reported Running by the hollow\n"
-	      "runtime, like a hollow node's.\n",
+	      "Without --hollow, pods bound to this host run under crun, each in its own\n"
+	      "network namespace on the bridge; capacity is the host's unless --cpu or\n"
+	      "--memory say otherwise. Needs root.\n",
 	      f);
 }
 
@@ -71,10 +80,20 @@ int cmd_node(int argc, char **argv)
 	                                     {"regions", required_argument, 0, 'r'},
 	                                     {"heartbeat", required_argument, 0, 'b'},
 	                                     {"workers", required_argument, 0, 'w'},
+	                                     {"state-dir", required_argument, 0, 'S'},
+	                                     {"address", required_argument, 0, 'A'},
+	                                     {"port", required_argument, 0, 'P'},
+	                                     {"pod-cidr", required_argument, 0, 'C'},
+	                                     {"bridge", required_argument, 0, 'B'},
+	                                     {"backoff", required_argument, 0, 'O'},
 	                                     {"verbose", no_argument, 0, 'v'},
 	                                     {"help", no_argument, 0, 'h'},
 	                                     {0, 0, 0, 0}};
-	const char *mount = NULL, *name = NULL, *cpu_s = "4", *mem_s = "16Gi";
+	const char *mount = NULL, *name = NULL, *cpu_s = NULL, *mem_s = NULL;
+	const char *state = "/var/lib/kube9/node", *address = "127.0.0.1", *cidr = "10.88.0.0/24";
+	const char *bridge = "kube9br0";
+	long port = -1;
+	double backoff = 10;
 	char *zones_s = xstrdup("zone-a"), *regions_s = xstrdup("region-1");
 	long hollow = 0, pods = 100, workers = 8;
 	double hb = 10;
@@ -115,6 +134,29 @@ int cmd_node(int argc, char **argv)
 		case 'w':
 			good = k9_flag_int("kube9 node", "workers", optarg, 1, 256, &workers);
 			break;
+		case 'S':
+			state = optarg;
+			break;
+		case 'A':
+			address = optarg;
+			break;
+		case 'P':
+			good = k9_flag_int("kube9 node", "port", optarg, 0, 65535, &port);
+			if (good && port < 0)
+				good = false;
+			break;
+		case 'C':
+			cidr = optarg;
+			break;
+		case 'B':
+			bridge = optarg;
+			good = strlen(optarg) > 0 && strlen(optarg) < 16;
+			if (!good)
+				log_err("kube9 node: --bridge %s: a link name of 1 to 15 characters", optarg);
+			break;
+		case 'O':
+			good = k9_flag_num("kube9 node", "backoff", optarg, 0.01, 3600, &backoff);
+			break;
 		case 'v':
 			k9_log_level = LOG_DEBUG;
 			break;
@@ -133,8 +175,27 @@ int cmd_node(int argc, char **argv)
 		return 2;
 	}
 	int64_t cpu, mem;
-	if (!quantity("cpu", cpu_s, &cpu) || !quantity("memory", mem_s, &mem))
+	if (!hollow && (!cpu_s || !mem_s))
+		node_host_capacity(&cpu, &mem);
+	if (!cpu_s && hollow)
+		cpu_s = "4";
+	if (!mem_s && hollow)
+		mem_s = "16Gi";
+	if (cpu_s && !quantity("cpu", cpu_s, &cpu))
 		return 2;
+	if (mem_s && !quantity("memory", mem_s, &mem))
+		return 2;
+	else if (!mem_s)
+		mem *= 1000; /* quantities are in milli-units */
+	unsigned c1, c2, c3, c4, bits;
+	if (sscanf(cidr, "%u.%u.%u.%u/%u", &c1, &c2, &c3, &c4, &bits) != 5 || c1 > 255 || c2 > 255 ||
+	    c3 > 255 || c4 > 255 || bits < 8 || bits > 30) {
+		log_err("kube9 node: --pod-cidr %s: give an IPv4 network like 10.88.0.0/24", cidr);
+		return 2;
+	}
+	/* before any thread: the agent's own mount namespace */
+	if (!hollow && node_host_init(state, bridge, cidr, backoff) < 0)
+		return 1;
 	if (tree_open_mount(mount, "kube9 node") < 0)
 		return 1;
 	int nz, nr;
@@ -155,7 +216,10 @@ int cmd_node(int argc, char **argv)
 	node_agent *a = xcalloc(1, sizeof *a);
 	a->n = hollow ? (int)hollow : 1;
 	a->nodes = xcalloc((size_t)a->n, sizeof *a->nodes);
-	a->rt = &node_hollow_rt;
+	a->rt = hollow ? &node_hollow_rt : &node_crun_rt;
+	a->state_dir = state;
+	a->address = address;
+	a->port = port >= 0 ? (int)port : hollow ? 0 : 10250;
 	a->heartbeat = hb;
 	a->workers = (int)workers;
 	for (int i = 0; i < a->n; i++) {
@@ -166,6 +230,10 @@ int cmd_node(int argc, char **argv)
 			snprintf(nn, sizeof nn, "%s", name);
 		node_one_init(&a->nodes[i], i, nn, cpu, mem / 1000, pods, zones[i % nz],
 		              regions[i % nr]);
+		if (!hollow) {
+			snprintf(a->nodes[i].ip, sizeof a->nodes[i].ip, "%s", address);
+			snprintf(a->nodes[i].cidr, sizeof a->nodes[i].cidr, "%s", cidr);
+		}
 	}
 	k9_stop_on_signals(&a->stop);
 	int rc = node_agent_run(a);

@@ -77,5 +77,7 @@ char *k9_read_file(const char *path, size_t *len);
 int k9_write_file_atomic(const char *path, const void *p, size_t n, int mode);
 /* mkdir -p. */
 int k9_mkdir_p(const char *path, int mode);
+/* rm -rf that never crosses into another filesystem (a mount left inside). */
+int k9_rm_rf(const char *path);
 
 #endif

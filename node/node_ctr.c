@@ -1,0 +1,492 @@
+/*
+ * node_ctr.c - one container of a pod worker: its image, rootfs, OCI
+ * config and shim; its exits and restarts with back-off; its probes; its
+ * status. What must survive the agent is in DIR/pods/UID/ctr/NAME/:
+ * state.json (restarts, start time, last state), shim.pid, exit (written
+ * by the shim), and one bundle per run, R/ (config.json, rootfs, upper,
+ * work): every restart is a new container with a fresh writable layer, as
+ * in Kubernetes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kube9/tree.h"
+#include "kube9/util.h"
+#include "node_crun.h"
+
+static const char *str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static double num(const json_t *o, const char *k, double dflt)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? (double)json_integer_value(v) : dflt;
+}
+
+void node_ctr_init(node_cpod *cp, node_ctr *c, const json_t *spec, bool init)
+{
+	memset(c, 0, sizeof *c);
+	c->spec = spec;
+	c->name = str(spec, "name") ?: "";
+	c->init = init;
+	c->pidfd = -1;
+	node_path(c->id, sizeof c->id, "k9-%s-%s", cp->uid, c->name);
+	node_path(c->dir, sizeof c->dir, "%s/ctr/%s", cp->dir, c->name);
+	node_path(c->image, sizeof c->image, "%s", str(spec, "image") ?: "");
+	node_path(c->wreason, sizeof c->wreason, "ContainerCreating");
+	c->backoff = 0;
+	static const char *const kinds[3] = {"livenessProbe", "readinessProbe", "startupProbe"};
+	for (int i = 0; i < 3; i++)
+		c->pr[i].spec = init ? NULL : json_object_get(spec, kinds[i]);
+}
+
+static void save(node_ctr *c)
+{
+	json_t *st = json_pack("{s:i,s:b,s:s,s:b,s:s}", "restarts", c->restarts, "ran", c->ran,
+	                       "started", c->started, "done", c->done, "imageID", c->image_id);
+	if (c->last)
+		json_object_set(st, "last", c->last);
+	if (c->term)
+		json_object_set(st, "term", c->term);
+	char path[4400], *txt = json_dumps(st, JSON_COMPACT);
+	node_path(path, sizeof path, "%s/state.json", c->dir);
+	k9_write_file_atomic(path, txt, strlen(txt), 0644);
+	free(txt);
+	json_decref(st);
+}
+
+/* After an agent restart: what the last agent knew, and a shim maybe still running. */
+void node_ctr_load(node_cpod *cp, node_ctr *c)
+{
+	(void)cp;
+	char path[4400];
+	node_path(path, sizeof path, "%s/state.json", c->dir);
+	char *txt = k9_read_file(path, NULL);
+	json_error_t je;
+	json_t *st = txt ? json_loads(txt, 0, &je) : NULL;
+	free(txt);
+	if (!st)
+		return;
+	c->restarts = (int)num(st, "restarts", 0);
+	c->ran = json_is_true(json_object_get(st, "ran"));
+	c->done = json_is_true(json_object_get(st, "done"));
+	node_path(c->started, sizeof c->started, "%s", str(st, "started") ?: "");
+	node_path(c->image_id, sizeof c->image_id, "%s", str(st, "imageID") ?: "");
+	c->last = json_incref(json_object_get(st, "last"));
+	c->term = json_incref(json_object_get(st, "term"));
+	json_decref(st);
+	node_path(path, sizeof path, "%s/shim.pid", c->dir);
+	char *pid = k9_read_file(path, NULL);
+	pid_t shim = pid ? (pid_t)atoi(pid) : 0;
+	free(pid);
+	if (shim > 0 && node_pid_is(shim, c->id)) {
+		c->shim = shim;
+		c->pidfd = (int)syscall(SYS_pidfd_open, shim, 0);
+		c->wreason[0] = 0;
+		c->started_ok = !c->pr[PR_START].spec;
+		log_info("pod %s/%s: container %s adopted (shim %d)", cp->ns, cp->name, c->name, shim);
+	} else if (c->ran && !c->done) {
+		/* it ended while no agent watched: the shim left its status */
+		c->shim = -1;
+	}
+}
+
+static json_t *pull_auths(node_cpod *cp)
+{
+	json_t *auths = NULL;
+	size_t i;
+	const json_t *s;
+	json_array_foreach(json_object_get(json_object_get(cp->pod, "spec"), "imagePullSecrets"), i, s)
+	{
+		char path[1024];
+		tree_path(path, sizeof path, "secrets", cp->ns, str(s, "name") ?: "", "json");
+		json_t *sec = tree_read_json(path);
+		const char *b64 = str(json_object_get(sec, "data"), ".dockerconfigjson");
+		unsigned char *raw;
+		size_t n;
+		if (b64 && k9_b64_decode(b64, strlen(b64), &raw, &n) == 0) {
+			json_error_t je;
+			json_t *cfg = json_loadb((char *)raw, n, 0, &je);
+			if (!auths)
+				auths = json_object();
+			json_object_update(auths, json_object_get(cfg, "auths"));
+			json_decref(cfg);
+			free(raw);
+		}
+		json_decref(sec);
+	}
+	return auths;
+}
+
+static void backoff(node_cpod *cp, node_ctr *c, const char *reason)
+{
+	if (c->backoff <= 0)
+		c->backoff = node_crun.backoff;
+	else
+		c->backoff = c->backoff * 2 > node_crun.backoff_max ? node_crun.backoff_max : c->backoff * 2;
+	c->next_start = k9_mono_ns() + (uint64_t)(c->backoff * 1e9);
+	(void)cp;
+	(void)reason;
+}
+
+static int rootfs(node_ctr *c, const img *im, const char *b, char *err, size_t n)
+{
+	k9_buf lower = {0};
+	for (int i = im->n_layers - 1; i >= 0; i--) {
+		if (lower.len)
+			buf_puts(&lower, ":");
+		buf_puts(&lower, im->layers[i]);
+	}
+	char up[8192], wk[8192], rf[8192];
+	node_path(up, sizeof up, "%s/upper", b);
+	node_path(wk, sizeof wk, "%s/work", b);
+	node_path(rf, sizeof rf, "%s/rootfs", b);
+	k9_mkdir_p(up, 0755);
+	k9_mkdir_p(wk, 0755);
+	k9_mkdir_p(rf, 0755);
+	umount2(rf, MNT_DETACH);
+	char *opts = xasprintf("lowerdir=%.*s,upperdir=%s,workdir=%s", (int)lower.len,
+	                       lower.data ? lower.data : "", up, wk);
+	int rc = mount("overlay", rf, "overlay", 0, opts);
+	if (rc < 0)
+		node_path(err, n, "overlay rootfs for %s: %s", c->name, strerror(errno));
+	free(opts);
+	buf_free(&lower);
+	return rc;
+}
+
+/* Bundles of earlier runs: unmounted and removed. */
+static void drop_bundles(node_ctr *c, int keep)
+{
+	for (int r = 0; r < c->restarts + 2; r++) {
+		if (r == keep)
+			continue;
+		char b[4400];
+		node_path(b, sizeof b, "%s/%d/rootfs", c->dir, r);
+		umount2(b, MNT_DETACH);
+		node_path(b, sizeof b, "%s/%d", c->dir, r);
+		k9_rm_rf(b);
+	}
+}
+
+static int crun(const char *verb, const char *id, const char *arg)
+{
+	char *argv[8] = {"/usr/bin/crun", "--root", node_crun.crun_root};
+	int a = 3;
+	argv[a++] = (char *)verb;
+	if (!strcmp(verb, "delete"))
+		argv[a++] = "-f";
+	argv[a++] = (char *)id;
+	if (arg)
+		argv[a++] = (char *)arg;
+	argv[a] = NULL;
+	char out[1024];
+	return node_run(argv, NULL, 20, out, sizeof out);
+}
+
+void node_ctr_kill(node_ctr *c, const char *sig)
+{
+	crun("kill", c->id, sig);
+}
+
+void node_ctr_remove(node_ctr *c)
+{
+	crun("delete", c->id, NULL);
+	drop_bundles(c, -1);
+}
+
+static void fail_start(node_cpod *cp, node_ctr *c, const char *reason, const char *msg)
+{
+	node_path(c->wreason, sizeof c->wreason, "%s", reason);
+	node_path(c->wmsg, sizeof c->wmsg, "%s", msg);
+	log_warn("pod %s/%s: container %s: %s: %s", cp->ns, cp->name, c->name, reason, msg);
+	backoff(cp, c, reason);
+}
+
+void node_ctr_start(node_cpod *cp, node_ctr *c)
+{
+	char err[1024] = "";
+	const char *reason = NULL;
+	img im = {0};
+	json_t *auths = pull_auths(cp);
+	int rc = img_get(node_crun.images, c->image, str(c->spec, "imagePullPolicy"), auths, &im,
+	                 &reason, err, sizeof err);
+	json_decref(auths);
+	if (rc < 0) {
+		fail_start(cp, c, reason ? reason : "ErrImagePull", err);
+		return;
+	}
+	node_path(c->image_id, sizeof c->image_id, "%s", im.id);
+	node_pod_ref r = {cp->pod, cp->dir, cp->ip, cp->p->node->ip, cp->p->node->name};
+	json_t *vols = node_vol_setup(&r, err, sizeof err), *env = NULL, *mounts = NULL;
+	if (vols)
+		env = node_vol_env(&r, c->spec, im.config, err, sizeof err);
+	if (env)
+		mounts = node_vol_mounts(c->spec, vols, err, sizeof err);
+	int run = c->ran ? c->restarts + 1 : c->restarts;
+	char b[4400], path[4500];
+	node_path(b, sizeof b, "%s/%d", c->dir, run);
+	if (mounts && rootfs(c, &im, b, err, sizeof err) == 0) {
+		long uid = -1, gid = -1;
+		node_path(path, sizeof path, "%s/rootfs", b);
+		node_spec_user(path, str(im.config, "User"), &uid, &gid);
+		char cg[256];
+		node_path(cg, sizeof cg, "/kube9/pod%s/%s", cp->uid, c->name);
+		node_spec_in in = {cp->pod, c->spec, im.config, env, mounts, path, cp->dir, cg,
+		                   cp->pause, uid, gid};
+		json_t *spec = node_spec(&in);
+		node_path(path, sizeof path, "%s/config.json", b);
+		json_dump_file(spec, path, JSON_COMPACT);
+		json_decref(spec);
+	} else if (mounts) {
+		json_decref(mounts);
+		mounts = NULL;
+	}
+	json_decref(vols);
+	json_decref(env);
+	if (!mounts) {
+		img_free(&im);
+		fail_start(cp, c, "CreateContainerConfigError", err);
+		return;
+	}
+	json_decref(mounts);
+	img_free(&im);
+	crun("delete", c->id, NULL);
+	char logdir[4600], logf[4700], exitf[4400], errlog[4400], max[32], keep[16];
+	node_path(logdir, sizeof logdir, "%s/%s", cp->logs, c->name);
+	k9_mkdir_p(logdir, 0755);
+	node_path(logf, sizeof logf, "%s/%d.log", logdir, run);
+	node_path(exitf, sizeof exitf, "%s/exit", c->dir);
+	node_path(errlog, sizeof errlog, "%s/shim.log", c->dir);
+	node_path(max, sizeof max, "%ld", node_crun.log_max);
+	node_path(keep, sizeof keep, "%d", node_crun.log_files);
+	unlink(exitf);
+	char *argv[] = {"kube9", "shim", "--root", node_crun.crun_root, "--bundle", b, "--id", c->id,
+	                "--log", logf, "--exit", exitf, "--log-max", max, "--log-files", keep, NULL};
+	int rep;
+	pid_t pid = node_spawn(argv, errlog, &rep);
+	char msg[1024];
+	if (pid < 0 || node_report(rep, 60, msg, sizeof msg) < 0) {
+		if (pid < 0)
+			node_path(msg, sizeof msg, "cannot start the shim: %s", strerror(errno));
+		else
+			waitpid(pid, NULL, 0);
+		/* as Kubernetes: a container that could not start is terminated, StartError */
+		char now[40];
+		k9_now_rfc3339(now, sizeof now);
+		json_decref(c->last);
+		c->last = c->term;
+		c->term = json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", 128, "reason", "StartError",
+		                    "message", msg, "startedAt", now, "finishedAt", now);
+		if (c->ran)
+			c->restarts++;
+		c->ran = true;
+		crun("delete", c->id, NULL);
+		log_warn("pod %s/%s: container %s: StartError: %s", cp->ns, cp->name, c->name, msg);
+		c->shim = 0;
+		c->wreason[0] = 0;
+		c->done = false;
+		save(c);
+		return;
+	}
+	if (c->ran)
+		c->restarts++;
+	c->ran = true;
+	c->shim = pid;
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	node_path(path, sizeof path, "%s/shim.pid", c->dir);
+	char pidtxt[32];
+	int pl = node_path(pidtxt, sizeof pidtxt, "%d\n", (int)pid);
+	k9_write_file_atomic(path, pidtxt, (size_t)pl, 0644);
+	k9_now_rfc3339(c->started, sizeof c->started);
+	if (c->term) {
+		json_decref(c->last);
+		c->last = c->term;
+		c->term = NULL;
+	}
+	c->wreason[0] = c->wmsg[0] = 0;
+	c->started_ok = !c->pr[PR_START].spec;
+	c->ready = false;
+	uint64_t now = k9_mono_ns();
+	for (int i = 0; i < 3; i++) {
+		c->pr[i].ok = c->pr[i].bad = 0;
+		c->pr[i].result = false;
+		c->pr[i].next = now + (uint64_t)(num(c->pr[i].spec, "initialDelaySeconds", 0) * 1e9);
+	}
+	c->kill_at = 0;
+	drop_bundles(c, run);
+	save(c);
+	log_info("pod %s/%s: container %s started (run %d)", cp->ns, cp->name, c->name, run);
+}
+
+/* Was the container killed by the OOM killer? Asked of its cgroup before it goes. */
+static bool oom_killed(node_cpod *cp, node_ctr *c)
+{
+	char path[512];
+	node_path(path, sizeof path, "/sys/fs/cgroup/memory/kube9/pod%s/%s/memory.oom_control", cp->uid,
+	         c->name);
+	char *t = k9_read_file(path, NULL);
+	if (!t) {
+		node_path(path, sizeof path, "/sys/fs/cgroup/kube9/pod%s/%s/memory.events", cp->uid, c->name);
+		t = k9_read_file(path, NULL);
+	}
+	const char *k = t ? strstr(t, "oom_kill ") : NULL;
+	bool oom = k && atol(k + 9) > 0;
+	free(t);
+	return oom;
+}
+
+/* The shim has gone: the container's run is over. True if something changed. */
+bool node_ctr_reap(node_cpod *cp, node_ctr *c)
+{
+	if (c->shim == 0)
+		return false;
+	if (c->shim > 0 && kill(c->shim, 0) == 0 && node_pid_is(c->shim, c->id))
+		return false;
+	if (c->shim > 0)
+		waitpid(c->shim, NULL, WNOHANG);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->pidfd = -1;
+	c->shim = 0;
+	char path[4400];
+	node_path(path, sizeof path, "%s/exit", c->dir);
+	char *t = k9_read_file(path, NULL);
+	int code = 255, sig = 0;
+	char fin[40] = "";
+	if (t)
+		sscanf(t, "%d %d %39s", &code, &sig, fin);
+	free(t);
+	if (!fin[0])
+		k9_now_rfc3339(fin, sizeof fin);
+	const char *reason = code == 0 ? "Completed" : oom_killed(cp, c) ? "OOMKilled" : "Error";
+	crun("delete", c->id, NULL);
+	json_decref(c->term);
+	c->term = json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", code, "reason", reason, "startedAt",
+	                    c->started, "finishedAt", fin, "containerID", "");
+	char cid[256];
+	node_path(cid, sizeof cid, "crun://%s", c->id);
+	json_object_set_new(c->term, "containerID", json_string(cid));
+	if (sig)
+		json_object_set_new(c->term, "signal", json_integer(sig));
+	if (!t)
+		json_object_set_new(c->term, "message", json_string("the container's shim ended without a status"));
+	c->ready = false;
+	const char *policy = str(json_object_get(cp->pod, "spec"), "restartPolicy") ?: "Always";
+	bool again = c->init ? code != 0 && strcmp(policy, "Never")
+	                     : !strcmp(policy, "Always") || (!strcmp(policy, "OnFailure") && code != 0);
+	if (cp->stop)
+		again = false;
+	c->done = !again;
+	if (again) {
+		/* the kubelet's back-off: reset after a long enough good run */
+		if (tree_age(c->started) > 2 * node_crun.backoff_max)
+			c->backoff = 0;
+		if (c->backoff <= 0) {
+			c->backoff = node_crun.backoff / 2;
+			c->next_start = k9_mono_ns();
+		} else
+			backoff(cp, c, "CrashLoopBackOff");
+		if (c->next_start > k9_mono_ns()) {
+			node_path(c->wreason, sizeof c->wreason, "CrashLoopBackOff");
+			node_path(c->wmsg, sizeof c->wmsg, "back-off %.0fs restarting failed container=%s pod=%s_%s(%s)",
+			         c->backoff, c->name, cp->name, cp->ns, cp->uid);
+		}
+	}
+	log_info("pod %s/%s: container %s exited %d (%s)%s", cp->ns, cp->name, c->name, code, reason,
+	         again ? ", will restart" : "");
+	save(c);
+	return true;
+}
+
+void node_ctr_probe(node_cpod *cp, node_ctr *c, uint64_t now)
+{
+	if (c->shim <= 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		node_probe_st *p = &c->pr[i];
+		if (!p->spec || now < p->next)
+			continue;
+		if (i != PR_START && !c->started_ok)
+			continue;
+		if (i == PR_START && c->started_ok)
+			continue;
+		p->next = now + (uint64_t)(num(p->spec, "periodSeconds", 10) * 1e9);
+		char msg[1024];
+		bool ok = node_probe(p->spec, c->spec, cp->ip, c->id, msg, sizeof msg) == 1;
+		if (ok) {
+			p->bad = 0;
+			if (++p->ok >= (int)num(p->spec, "successThreshold", 1))
+				p->result = true;
+		} else {
+			p->ok = 0;
+			if (++p->bad >= (int)num(p->spec, "failureThreshold", 3))
+				p->result = false;
+			static const char *const what[3] = {"Liveness", "Readiness", "Startup"};
+			char m[1200];
+			node_path(m, sizeof m, "%s probe failed: %s", what[i], msg);
+			json_t *ref = tree_obj_ref(cp->pod);
+			tree_event(ref, "Warning", "Unhealthy", m, "kubelet");
+			json_decref(ref);
+		}
+		if (i == PR_START && p->result)
+			c->started_ok = true;
+		if (i == PR_READY)
+			c->ready = p->result;
+		if ((i == PR_LIVE || i == PR_START) && !ok &&
+		    p->bad >= (int)num(p->spec, "failureThreshold", 3) && !c->kill_at) {
+			log_info("pod %s/%s: container %s failed its %s probe, restarting it", cp->ns,
+			         cp->name, c->name, i == PR_LIVE ? "liveness" : "startup");
+			node_ctr_kill(c, "TERM");
+			c->kill_at = now + (uint64_t)((cp->grace > 0 ? cp->grace : 30) * 1e9);
+		}
+	}
+	if (!c->pr[PR_READY].spec)
+		c->ready = c->started_ok;
+	if (c->kill_at && now >= c->kill_at) {
+		node_ctr_kill(c, "KILL");
+		c->kill_at = now + (uint64_t)5e9;
+	}
+}
+
+json_t *node_ctr_status(node_cpod *cp, node_ctr *c)
+{
+	(void)cp;
+	char cid[256];
+	node_path(cid, sizeof cid, "crun://%s", c->id);
+	json_t *state;
+	if (c->shim != 0)
+		state = json_pack("{s:{s:s}}", "running", "startedAt", c->started);
+	else if (c->term && (c->done || !c->wreason[0]))
+		state = json_pack("{s:O}", "terminated", c->term);
+	else {
+		state = json_pack("{s:{s:s}}", "waiting", "reason", c->wreason[0] ? c->wreason : "ContainerCreating");
+		if (c->wmsg[0])
+			json_object_set_new(json_object_get(state, "waiting"), "message", json_string(c->wmsg));
+	}
+	json_t *s = json_pack("{s:s,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", state,
+	                      "ready", c->shim != 0 && c->ready, "restartCount", c->restarts, "image",
+	                      c->image, "imageID", c->image_id, "started", c->shim != 0 && c->started_ok);
+	json_object_set_new(s, "lastState", c->last ? json_pack("{s:O}", "terminated", c->last) : json_object());
+	if (c->ran)
+		json_object_set_new(s, "containerID", json_string(cid));
+	return s;
+}
+
+void node_ctr_free(node_ctr *c)
+{
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	json_decref(c->term);
+	json_decref(c->last);
+}

@@ -1,0 +1,211 @@
+/*
+ * node_host.c - this host as a node for the crun runtime: its capacity,
+ * the agent's own mount namespace, the state directories, and the janitor
+ * that removes what pods deleted while no agent ran left behind.
+ *
+ * The agent runs in a private mount namespace: the rootfs overlays and the
+ * tmpfs of secrets it mounts live and die with it (containers keep their
+ * own copies), and on a host whose cgroups are in hybrid mode the cgroup2
+ * tree at /sys/fs/cgroup/unified is unmounted there so that crun uses the
+ * v1 controllers, memory limits included.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "kube9/tree.h"
+#include "kube9/util.h"
+#include "node_crun.h"
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+int node_path(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= n) {
+		log_warn("path too long: %s...", out);
+		return -1;
+	}
+	return r;
+}
+
+void node_host_capacity(int64_t *milli_cpu, int64_t *mem_bytes)
+{
+	*milli_cpu = (int64_t)get_nprocs() * 1000;
+	struct sysinfo si;
+	*mem_bytes = sysinfo(&si) == 0 ? (int64_t)si.totalram * si.mem_unit : 0;
+}
+
+int node_host_init(const char *state_dir, const char *bridge, const char *cidr, double backoff)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		log_err("kube9 node: a private mount namespace: %s (run as root)", strerror(errno));
+		return -1;
+	}
+	struct statfs a, b;
+	if (statfs("/sys/fs/cgroup", &a) == 0 && (unsigned long)a.f_type == TMPFS_MAGIC &&
+	    statfs("/sys/fs/cgroup/unified", &b) == 0 && (unsigned long)b.f_type == CGROUP2_SUPER_MAGIC) {
+		if (umount2("/sys/fs/cgroup/unified", MNT_DETACH) < 0)
+			log_warn("kube9 node: cgroups in hybrid mode and /sys/fs/cgroup/unified cannot be "
+			         "unmounted: %s", strerror(errno));
+		else
+			log_info("cgroups in hybrid mode: using v1 (cgroup2 unmounted in the agent's namespace)");
+	}
+	static const char *const sub[] = {"pods", "logs", "crun", "cni", "images", NULL};
+	for (int i = 0; sub[i]; i++) {
+		char d[4200];
+		node_path(d, sizeof d, "%s/%s", state_dir, sub[i]);
+		if (k9_mkdir_p(d, 0700) < 0) {
+			log_err("kube9 node: %s: %s", d, strerror(errno));
+			return -1;
+		}
+	}
+	node_crun.state_dir = state_dir;
+	node_path(node_crun.crun_root, sizeof node_crun.crun_root, "%s/crun", state_dir);
+	node_path(node_crun.cni_dir, sizeof node_crun.cni_dir, "%s/cni", state_dir);
+	node_crun.bridge = bridge;
+	node_crun.cidr = cidr;
+	node_crun.backoff = backoff;
+	node_crun.backoff_max = backoff * 30;
+	node_crun.log_max = 10 << 20;
+	node_crun.log_files = 5;
+	static char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0) {
+		log_err("kube9 node: /proc/self/exe: %s", strerror(errno));
+		return -1;
+	}
+	self[n] = 0;
+	node_crun.self = self;
+	char d[4200], err[512];
+	node_path(d, sizeof d, "%s/images", state_dir);
+	if (!(node_crun.images = img_open(d, err, sizeof err))) {
+		log_err("kube9 node: image store %s: %s", d, err);
+		return -1;
+	}
+	return 0;
+}
+
+struct find {
+	const char *uid;
+	bool found;
+};
+
+static void find_uid(const char *key, void *val, void *arg)
+{
+	(void)key;
+	struct find *f = arg;
+	if (!strcmp(((node_pod *)val)->uid, f->uid))
+		f->found = true;
+}
+
+static bool active(node_agent *a, const char *uid)
+{
+	struct find f = {uid, false};
+	pthread_mutex_lock(&a->lock);
+	k9_map_each_kv(&a->pods, find_uid, &f);
+	pthread_mutex_unlock(&a->lock);
+	return f.found;
+}
+
+/* What a pod nobody runs any more left: containers, sandbox, address, files. */
+static void clean_pod(const char *dir, const char *uid)
+{
+	char path[4400];
+	node_path(path, sizeof path, "%s/ctr", dir);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		node_ctr c = {0};
+		node_path(c.id, sizeof c.id, "k9-%s-%s", uid, de->d_name);
+		node_path(c.dir, sizeof c.dir, "%s/%s", path, de->d_name);
+		c.restarts = 64;
+		node_ctr_kill(&c, "KILL");
+		node_ctr_remove(&c);
+	}
+	if (d)
+		closedir(d);
+	node_path(path, sizeof path, "%s/sandbox.json", dir);
+	char *txt = k9_read_file(path, NULL);
+	json_error_t je;
+	json_t *sb = txt ? json_loads(txt, 0, &je) : NULL;
+	free(txt);
+	pid_t pause = (pid_t)json_integer_value(json_object_get(sb, "pid"));
+	json_decref(sb);
+	bool alive = pause > 0 && node_pid_is(pause, "pause");
+	node_net_del(uid, alive ? pause : 0);
+	if (alive)
+		kill(pause, SIGKILL);
+	node_vol_teardown(dir);
+	k9_rm_rf(dir);
+}
+
+static void *janitor(void *arg)
+{
+	node_agent *a = arg;
+	while (!a->pods_w.synced && !a->stop)
+		usleep(100000);
+	for (int round = 0; !a->stop; round++) {
+		sleep(round ? 30 : 3);
+		char pods[4200];
+		node_path(pods, sizeof pods, "%s/pods", node_crun.state_dir);
+		DIR *d = opendir(pods);
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.' || active(a, de->d_name))
+				continue;
+			char dir[4500];
+			node_path(dir, sizeof dir, "%s/%s", pods, de->d_name);
+			log_info("pod %s: no longer bound here; removing what it left", de->d_name);
+			clean_pod(dir, de->d_name);
+		}
+		if (d)
+			closedir(d);
+		/* logs of pods that are gone: NS_NAME_UID */
+		node_path(pods, sizeof pods, "%s/logs", node_crun.state_dir);
+		d = opendir(pods);
+		while (d && (de = readdir(d))) {
+			char ns[256], name[256], uid[64], key[520];
+			if (sscanf(de->d_name, "%255[^_]_%255[^_]_%63s", ns, name, uid) != 3)
+				continue;
+			node_path(key, sizeof key, "%s/%s", ns, name);
+			json_t *pod = tree_watch_get(&a->pods_w, key);
+			bool keep = pod && !strcmp(tree_meta(pod, "uid"), uid);
+			json_decref(pod);
+			if (!keep) {
+				char dir[4500];
+				node_path(dir, sizeof dir, "%s/%s", pods, de->d_name);
+				k9_rm_rf(dir);
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	return NULL;
+}
+
+void node_host_janitor(node_agent *a)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, janitor, a);
+	pthread_detach(t);
+}

@@ -1,0 +1,178 @@
+/*
+ * node_probe.c - one run of a liveness, readiness or startup probe, as the
+ * kubelet runs them: exec (in the container, through `crun exec`),
+ * tcpSocket (a connection to the pod's IP) and httpGet (libcurl; 200-399
+ * is success). timeoutSeconds bounds each run.
+ */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kube9/util.h"
+#include "node_crun.h"
+
+static const char *str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* A port number or the name of one of the container's ports. */
+static int port_of(const json_t *p, const json_t *ctr)
+{
+	if (json_is_integer(p))
+		return (int)json_integer_value(p);
+	const char *name = json_string_value(p);
+	if (!name)
+		return -1;
+	char *end;
+	long v = strtol(name, &end, 10);
+	if (!*end && end != name)
+		return (int)v;
+	size_t i;
+	const json_t *cp;
+	json_array_foreach(json_object_get(ctr, "ports"), i, cp) if (!strcmp(str(cp, "name") ?: "", name))
+	    return (int)json_integer_value(json_object_get(cp, "containerPort"));
+	return -1;
+}
+
+static int tcp(const char *ip, int port, double timeout, char *msg, size_t n)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1) {
+		snprintf(msg, n, "bad pod IP %s", ip);
+		return 0;
+	}
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc = connect(s, (struct sockaddr *)&sa, sizeof sa);
+	if (rc < 0 && errno == EINPROGRESS) {
+		struct pollfd pf = {s, POLLOUT, 0};
+		if (poll(&pf, 1, (int)(timeout * 1000)) == 1) {
+			int e = 0;
+			socklen_t l = sizeof e;
+			getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &l);
+			rc = e ? -1 : 0;
+			errno = e;
+		} else
+			errno = ETIMEDOUT;
+	}
+	close(s);
+	if (rc < 0) {
+		snprintf(msg, n, "dial tcp %s:%d: %s", ip, port, strerror(errno));
+		return 0;
+	}
+	return 1;
+}
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return s * n;
+}
+
+static int http(const json_t *g, const char *ip, int port, double timeout, char *msg, size_t n)
+{
+	const char *scheme = str(g, "scheme") ?: "HTTP", *path = str(g, "path") ?: "/";
+	const char *host = str(g, "host") ?: ip;
+	char url[2048];
+	snprintf(url, sizeof url, "%s://%s:%d%s%s", strcasecmp(scheme, "HTTPS") ? "http" : "https",
+	         host, port, path[0] == '/' ? "" : "/", path);
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = curl_slist_append(NULL, "User-Agent: kube-probe/1.32");
+	size_t i;
+	const json_t *hh;
+	json_array_foreach(json_object_get(g, "httpHeaders"), i, hh)
+	{
+		char line[1024];
+		snprintf(line, sizeof line, "%s: %s", str(hh, "name") ?: "X", str(hh, "value") ?: "");
+		h = curl_slist_append(h, line);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	CURLcode rc = curl_easy_perform(c);
+	long code = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		snprintf(msg, n, "Get \"%s\": %s", url, curl_easy_strerror(rc));
+		return 0;
+	}
+	if (code < 200 || code >= 400) {
+		snprintf(msg, n, "HTTP probe failed with statuscode: %ld", code);
+		return 0;
+	}
+	return 1;
+}
+
+static int exec_probe(const json_t *cmd, const char *id, double timeout, char *msg, size_t n)
+{
+	size_t k = json_array_size(cmd);
+	if (!k) {
+		snprintf(msg, n, "exec probe without a command");
+		return 0;
+	}
+	char **argv = xcalloc(k + 6, sizeof *argv);
+	int a = 0;
+	argv[a++] = "/usr/bin/crun";
+	argv[a++] = "--root";
+	argv[a++] = node_crun.crun_root;
+	argv[a++] = "exec";
+	argv[a++] = (char *)id;
+	for (size_t i = 0; i < k; i++)
+		argv[a++] = (char *)(json_string_value(json_array_get(cmd, i)) ?: "");
+	char out[1024];
+	int rc = node_run(argv, NULL, timeout, out, sizeof out);
+	free(argv);
+	if (rc == 0)
+		return 1;
+	if (rc < 0)
+		snprintf(msg, n, "command timed out: %s", out);
+	else
+		snprintf(msg, n, "command exited with %d: %s", rc, out);
+	return 0;
+}
+
+int node_probe(const json_t *probe, const json_t *ctr, const char *ip, const char *ctr_id,
+               char *msg, size_t n)
+{
+	const json_t *t = json_object_get(probe, "timeoutSeconds");
+	double timeout = json_is_integer(t) && json_integer_value(t) > 0 ? (double)json_integer_value(t) : 1;
+	const json_t *p;
+	msg[0] = 0;
+	if ((p = json_object_get(probe, "exec")))
+		return exec_probe(json_object_get(p, "command"), ctr_id, timeout, msg, n);
+	if ((p = json_object_get(probe, "tcpSocket"))) {
+		int port = port_of(json_object_get(p, "port"), ctr);
+		if (port <= 0) {
+			snprintf(msg, n, "tcpSocket: no such port");
+			return 0;
+		}
+		return tcp(str(p, "host") ?: ip, port, timeout, msg, n);
+	}
+	if ((p = json_object_get(probe, "httpGet"))) {
+		int port = port_of(json_object_get(p, "port"), ctr);
+		if (port <= 0) {
+			snprintf(msg, n, "httpGet: no such port");
+			return 0;
+		}
+		return http(p, ip, port, timeout, msg, n);
+	}
+	snprintf(msg, n, "probe has no handler (exec, tcpSocket or httpGet)");
+	return 0;
+}

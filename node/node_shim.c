@@ -1,0 +1,484 @@
+/*
+ * node_shim.c - the processes of a pod that outlive the agent, and how the
+ * agent starts and talks to them.
+ *
+ *   kube9 pause   the pod sandbox: new network, IPC and UTS namespaces,
+ *                 hostname = the pod's name, loopback up; then it waits for
+ *                 SIGTERM. Containers join its namespaces.
+ *   kube9 shim    one per container run (conmon's role): subreaper; runs
+ *                 `crun run --detach` with the container's stdout/stderr on
+ *                 pipes it copies to the log file in the CRI format (rotated),
+ *                 waits for the container and writes its exit status to a
+ *                 file, so the agent learns it even after a restart.
+ *
+ * Both report to the agent on fd 3: "ok" or the error, then close it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kube9/util.h"
+#include "node_crun.h"
+
+extern char **environ;
+
+pid_t node_spawn(char *const argv[], const char *errlog, int *report)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+	                                  POSIX_SPAWN_SETSIGDEF);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, errlog ? errlog : "/dev/null",
+	                                 O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawn_file_actions_addchdir_np(&fa, "/");
+	pid_t pid;
+	int rc = posix_spawn(&pid, node_crun.self, &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(p[1]);
+	if (rc) {
+		close(p[0]);
+		errno = rc;
+		return -1;
+	}
+	*report = p[0];
+	return pid;
+}
+
+int node_report(int fd, double timeout, char *msg, size_t n)
+{
+	size_t got = 0;
+	uint64_t end = k9_mono_ns() + (uint64_t)(timeout * 1e9);
+	msg[0] = 0;
+	for (;;) {
+		uint64_t now = k9_mono_ns();
+		if (now >= end) {
+			snprintf(msg, n, "no answer within %.0f s", timeout);
+			break;
+		}
+		struct pollfd pf = {fd, POLLIN, 0};
+		if (poll(&pf, 1, (int)((end - now) / 1000000) + 1) <= 0)
+			continue;
+		ssize_t r = read(fd, msg + got, n - 1 - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		msg[got] = 0;
+		if (got >= n - 1)
+			break;
+	}
+	close(fd);
+	msg[strcspn(msg, "\n")] = 0;
+	if (!strncmp(msg, "ok", 2))
+		return 0;
+	if (!*msg)
+		snprintf(msg, n, "exited without a word");
+	return -1;
+}
+
+int node_run(char *const argv[], const char *input, double timeout, char *out, size_t n)
+{
+	int in[2], o[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(o, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, o[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, o[1], 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	pid_t pid;
+	int rc = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(in[0]);
+	close(o[1]);
+	if (rc) {
+		close(in[1]);
+		close(o[0]);
+		snprintf(out, n, "%s: %s", argv[0], strerror(rc));
+		return -1;
+	}
+	if (input) {
+		size_t len = strlen(input), off = 0;
+		signal(SIGPIPE, SIG_IGN);
+		while (off < len) {
+			ssize_t w = write(in[1], input + off, len - off);
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+	}
+	close(in[1]);
+	size_t got = 0;
+	out[0] = 0;
+	uint64_t end = k9_mono_ns() + (uint64_t)(timeout * 1e9);
+	bool killed = false;
+	for (;;) {
+		uint64_t now = k9_mono_ns();
+		if (now >= end && !killed) {
+			kill(pid, SIGKILL);
+			killed = true;
+		}
+		struct pollfd pf = {o[0], POLLIN, 0};
+		int pr = poll(&pf, 1, killed ? 1000 : (int)((end - now) / 1000000) + 1);
+		if (pr <= 0) {
+			if (killed)
+				break;
+			continue;
+		}
+		char tmp[4096];
+		ssize_t r = read(o[0], tmp, sizeof tmp);
+		if (r <= 0)
+			break;
+		size_t take = (size_t)r < n - 1 - got ? (size_t)r : n - 1 - got;
+		memcpy(out + got, tmp, take);
+		got += take;
+		out[got] = 0;
+	}
+	close(o[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (killed) {
+		snprintf(out, n, "%s: timed out after %.0f s", argv[0], timeout);
+		return -1;
+	}
+	while (got && (out[got - 1] == '\n' || out[got - 1] == ' '))
+		out[--got] = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+bool node_pid_is(pid_t pid, const char *word)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	for (ssize_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	return strstr(buf, word) != NULL;
+}
+
+static void say(const char *msg)
+{
+	if (write(3, msg, strlen(msg)) < 0) {
+	}
+	close(3);
+}
+
+int cmd_pause(int argc, char **argv)
+{
+	if (argc != 3 || strcmp(argv[1], "--hostname")) {
+		fputs("usage: kube9 pause --hostname NAME\n\n"
+		      "A pod's sandbox, started by `kube9 node`: holds the pod's network, IPC\n"
+		      "and UTS namespaces until SIGTERM. Not for use by hand.\n",
+		      !strcmp(argc > 1 ? argv[1] : "", "--help") ? stdout : stderr);
+		return !strcmp(argc > 1 ? argv[1] : "", "--help") ? 0 : 2;
+	}
+	char err[512];
+	if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
+		snprintf(err, sizeof err, "unshare: %s", strerror(errno));
+		say(err);
+		return 1;
+	}
+	if (sethostname(argv[2], strlen(argv[2])) < 0) {
+		snprintf(err, sizeof err, "sethostname %s: %s", argv[2], strerror(errno));
+		say(err);
+		return 1;
+	}
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
+	    (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
+		snprintf(err, sizeof err, "loopback up: %s", strerror(errno));
+		say(err);
+		return 1;
+	}
+	close(s);
+	prctl(PR_SET_NAME, "kube9-pause");
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	say("ok\n");
+	int sig;
+	sigwait(&set, &sig);
+	return 0;
+}
+
+/* ---- the shim ---- */
+
+typedef struct shim_log {
+	const char *path;
+	int fd;
+	long size, max;
+	int keep;
+	char part[2][16384]; /* a line not ended yet, per stream */
+	size_t plen[2];
+} shim_log;
+
+static void log_open(shim_log *l)
+{
+	l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	struct stat st;
+	l->size = l->fd >= 0 && fstat(l->fd, &st) == 0 ? (long)st.st_size : 0;
+}
+
+static void log_rotate(shim_log *l)
+{
+	char from[4200], to[4200];
+	for (int i = l->keep; i >= 1; i--) {
+		snprintf(to, sizeof to, "%s.%d", l->path, i);
+		if (i > 1)
+			snprintf(from, sizeof from, "%s.%d", l->path, i - 1);
+		else
+			snprintf(from, sizeof from, "%s", l->path);
+		rename(from, to);
+	}
+	if (l->fd >= 0)
+		close(l->fd);
+	log_open(l);
+}
+
+static void log_line(shim_log *l, int stream, const char *p, size_t n, char tag)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char head[96];
+	int h = (int)strftime(head, sizeof head, "%Y-%m-%dT%H:%M:%S", &tm);
+	h += snprintf(head + h, sizeof head - (size_t)h, ".%09ldZ %s %c ", ts.tv_nsec,
+	              stream ? "stderr" : "stdout", tag);
+	if (l->size + h + (long)n + 1 > l->max && l->size > 0)
+		log_rotate(l);
+	struct iovec iov[3] = {{head, (size_t)h}, {(void *)p, n}, {"\n", 1}};
+	ssize_t w = l->fd >= 0 ? writev(l->fd, iov, 3) : -1;
+	if (w > 0)
+		l->size += w;
+}
+
+static void log_data(shim_log *l, int s, const char *p, size_t n)
+{
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl - p) : n;
+		size_t room = sizeof l->part[s] - l->plen[s];
+		if (take > room) {
+			memcpy(l->part[s] + l->plen[s], p, room);
+			log_line(l, s, l->part[s], sizeof l->part[s], 'P');
+			l->plen[s] = 0;
+			p += room;
+			n -= room;
+			continue;
+		}
+		memcpy(l->part[s] + l->plen[s], p, take);
+		l->plen[s] += take;
+		if (!nl)
+			return;
+		log_line(l, s, l->part[s], l->plen[s], 'F');
+		l->plen[s] = 0;
+		p += take + 1;
+		n -= take + 1;
+	}
+}
+
+static void write_exit(const char *path, int st)
+{
+	char now[40], buf[128];
+	k9_now_rfc3339(now, sizeof now);
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	int n = snprintf(buf, sizeof buf, "%d %d %s\n", code, sig, now);
+	k9_write_file_atomic(path, buf, (size_t)n, 0644);
+}
+
+int cmd_shim(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"root", required_argument, 0, 'r'},     {"bundle", required_argument, 0, 'b'},
+	    {"id", required_argument, 0, 'i'},       {"log", required_argument, 0, 'l'},
+	    {"exit", required_argument, 0, 'e'},     {"log-max", required_argument, 0, 'm'},
+	    {"log-files", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0}};
+	const char *root = NULL, *bundle = NULL, *id = NULL, *logp = NULL, *exitp = NULL;
+	long max = 10 << 20, keep = 5;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		switch (c) {
+		case 'r': root = optarg; break;
+		case 'b': bundle = optarg; break;
+		case 'i': id = optarg; break;
+		case 'l': logp = optarg; break;
+		case 'e': exitp = optarg; break;
+		case 'm': max = atol(optarg); break;
+		case 'k': keep = atol(optarg); break;
+		case 'h':
+			fputs("usage: kube9 shim --root DIR --bundle DIR --id ID --log FILE --exit FILE\n\n"
+			      "Runs one container with crun for `kube9 node`, copies its output to FILE\n"
+			      "in the CRI log format and writes its exit status. Not for use by hand.\n",
+			      stdout);
+			return 0;
+		default: return 2;
+		}
+	if (!root || !bundle || !id || !logp || !exitp)
+		return 2;
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	prctl(PR_SET_NAME, "kube9-shim");
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	int out[2], errp[2];
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		say("pipe failed");
+		return 1;
+	}
+	char pidfile[4200], crunlog[4200], logopt[4300];
+	snprintf(pidfile, sizeof pidfile, "%s/pid", bundle);
+	snprintf(crunlog, sizeof crunlog, "%s/crun.log", bundle);
+	snprintf(logopt, sizeof logopt, "--log=file:%s", crunlog);
+	unlink(pidfile);
+	char *cargv[] = {"/usr/bin/crun", "--root", (char *)root, logopt, "run", "--detach",
+	                 "--bundle", (char *)bundle, "--pid-file", pidfile, (char *)id, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	sigset_t none;
+	sigemptyset(&none);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+	posix_spawnattr_setsigmask(&at, &none);
+	pid_t crun;
+	int rc = posix_spawn(&crun, cargv[0], &fa, &at, cargv, environ);
+	close(out[1]);
+	close(errp[1]);
+	if (rc) {
+		char m[256];
+		snprintf(m, sizeof m, "crun: %s", strerror(rc));
+		say(m);
+		return 1;
+	}
+	int st;
+	while (waitpid(crun, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		/* crun's own words are the last line of its log */
+		char *txt = k9_read_file(crunlog, NULL), m[1024] = "crun run failed";
+		if (txt) {
+			char *end = txt + strlen(txt);
+			while (end > txt && end[-1] == '\n')
+				*--end = 0;
+			char *line = strrchr(txt, '\n');
+			snprintf(m, sizeof m, "%s", line ? line + 1 : txt);
+			free(txt);
+		}
+		say(m);
+		return 1;
+	}
+	char *pidtxt = k9_read_file(pidfile, NULL);
+	pid_t ctr = pidtxt ? (pid_t)atoi(pidtxt) : 0;
+	free(pidtxt);
+	say("ok\n");
+	shim_log l = {.path = logp, .max = max, .keep = (int)keep};
+	log_open(&l);
+	int fds[2] = {out[0], errp[0]};
+	bool open_[2] = {true, true}, done = false;
+	int exit_ws = 0;
+	while (!done || open_[0] || open_[1]) {
+		struct pollfd pf[3] = {{open_[0] ? fds[0] : -1, POLLIN, 0},
+		                       {open_[1] ? fds[1] : -1, POLLIN, 0},
+		                       {sfd, POLLIN, 0}};
+		/* once the container is gone, only drain what is already there */
+		if (poll(pf, 3, done ? 100 : -1) == 0 && done)
+			break;
+		for (int s = 0; s < 2; s++)
+			if (pf[s].revents) {
+				char buf[65536];
+				ssize_t r = read(fds[s], buf, sizeof buf);
+				if (r > 0)
+					log_data(&l, s, buf, (size_t)r);
+				else if (r == 0 || (r < 0 && errno != EINTR)) {
+					open_[s] = false;
+				}
+			}
+		if (pf[2].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) > 0)
+				;
+			pid_t w;
+			int ws;
+			while ((w = waitpid(-1, &ws, WNOHANG)) > 0)
+				if (w == ctr || !ctr) {
+					exit_ws = ws;
+					done = true;
+				}
+		}
+	}
+	for (int s = 0; s < 2; s++)
+		if (l.plen[s])
+			log_line(&l, s, l.part[s], l.plen[s], 'F');
+	write_exit(exitp, exit_ws);
+	return 0;
+}

@@ -1,0 +1,436 @@
+/*
+ * node_vol.c - a pod's volumes and its containers' environment, read from
+ * the tree (only the pod's own namespace: a pod cannot name another's).
+ *
+ *   emptyDir                DIR/pods/UID/volumes/NAME (tmpfs for medium Memory)
+ *   hostPath                the host's path (type checks as Kubernetes')
+ *   configMap, secret       files of the keys (items/defaultMode); secrets on
+ *                           tmpfs, mode 0400 unless defaultMode says otherwise
+ *   persistentVolumeClaim   the bound PersistentVolume's hostPath or local path
+ *   env                     image's Env, envFrom, env (value with $(VAR),
+ *                           secretKeyRef, configMapKeyRef, fieldRef)
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kube9/obj.h"
+#include "kube9/tree.h"
+#include "kube9/util.h"
+#include "node_crun.h"
+
+static const char *str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static json_t *read_obj(const node_pod_ref *r, const char *res, const char *name)
+{
+	char path[1024];
+	tree_path(path, sizeof path, res, tree_meta(r->pod, "namespace"), name, "json");
+	return tree_read_json(path);
+}
+
+/* key -> bytes of a ConfigMap (data, binaryData) or Secret (data, stringData). */
+static json_t *kv(const json_t *o, bool secret)
+{
+	json_t *out = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(o, "data"), k, v)
+	{
+		const char *s = json_string_value(v) ?: "";
+		if (!secret) {
+			json_object_set_new(out, k, json_stringn(s, strlen(s)));
+			continue;
+		}
+		unsigned char *b;
+		size_t n;
+		if (k9_b64_decode(s, strlen(s), &b, &n) == 0) {
+			json_object_set_new(out, k, json_stringn_nocheck((char *)b, n));
+			free(b);
+		}
+	}
+	json_object_foreach(json_object_get(o, secret ? "stringData" : "binaryData"), k, v)
+	{
+		const char *s = json_string_value(v) ?: "";
+		if (secret) {
+			json_object_set(out, k, v);
+			continue;
+		}
+		unsigned char *b;
+		size_t n;
+		if (k9_b64_decode(s, strlen(s), &b, &n) == 0) {
+			json_object_set_new(out, k, json_stringn_nocheck((char *)b, n));
+			free(b);
+		}
+	}
+	return out;
+}
+
+static int write_key(const char *dir, const char *rel, const json_t *val, int mode, char *err,
+                     size_t n)
+{
+	if (strstr(rel, "..") || rel[0] == '/') {
+		snprintf(err, n, "item path %s: must be relative and may not contain '..'", rel);
+		return -1;
+	}
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	char *slash = strrchr(path, '/');
+	*slash = 0;
+	k9_mkdir_p(path, 0755);
+	*slash = '/';
+	if (k9_write_file_atomic(path, json_string_value(val), json_string_length(val), mode) < 0) {
+		snprintf(err, n, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int project(const node_pod_ref *r, const json_t *src, bool secret, const char *dir,
+                   char *err, size_t n)
+{
+	const char *name = str(src, secret ? "secretName" : "name");
+	bool optional = json_is_true(json_object_get(src, "optional"));
+	json_t *o = name ? read_obj(r, secret ? "secrets" : "configmaps", name) : NULL;
+	if (!o) {
+		if (optional)
+			return 0;
+		snprintf(err, n, "%s \"%s\" not found", secret ? "secret" : "configmap", name ? name : "");
+		return -1;
+	}
+	json_t *data = kv(o, secret);
+	const json_t *dm = json_object_get(src, "defaultMode");
+	int mode = json_is_integer(dm) ? (int)json_integer_value(dm) : secret ? 0400 : 0644;
+	int rc = 0;
+	const json_t *items = json_object_get(src, "items");
+	if (json_array_size(items)) {
+		size_t i;
+		const json_t *it;
+		json_array_foreach(items, i, it)
+		{
+			const json_t *val = json_object_get(data, str(it, "key") ?: "");
+			if (!val) {
+				snprintf(err, n, "%s \"%s\" has no key \"%s\"", secret ? "secret" : "configmap",
+				         name, str(it, "key") ?: "");
+				rc = -1;
+				break;
+			}
+			const json_t *m = json_object_get(it, "mode");
+			if ((rc = write_key(dir, str(it, "path") ?: str(it, "key"), val,
+			                    json_is_integer(m) ? (int)json_integer_value(m) : mode, err, n)))
+				break;
+		}
+	} else {
+		const char *k;
+		json_t *v;
+		json_object_foreach(data, k, v) if ((rc = write_key(dir, k, v, mode, err, n))) break;
+	}
+	json_decref(data);
+	json_decref(o);
+	return rc;
+}
+
+static bool is_mountpoint(const char *dir)
+{
+	struct stat a, b;
+	char up[4200];
+	snprintf(up, sizeof up, "%s/..", dir);
+	return stat(dir, &a) == 0 && stat(up, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+static int tmpfs(const char *dir, const char *size, char *err, size_t n)
+{
+	if (is_mountpoint(dir))
+		return 0;
+	char opts[128];
+	snprintf(opts, sizeof opts, "mode=0755%s%s", size ? ",size=" : "", size ? size : "");
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
+		snprintf(err, n, "tmpfs on %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int host_path(const json_t *hp, char *err, size_t n)
+{
+	const char *path = str(hp, "path"), *type = str(hp, "type") ?: "";
+	struct stat st;
+	bool there = path && stat(path, &st) == 0;
+	if (!path || path[0] != '/') {
+		snprintf(err, n, "hostPath.path %s: must be absolute", path ? path : "(none)");
+		return -1;
+	}
+	if (!strcmp(type, "DirectoryOrCreate") && !there)
+		return k9_mkdir_p(path, 0755) < 0 ? (snprintf(err, n, "mkdir %s: %s", path, strerror(errno)), -1) : 0;
+	if (!strcmp(type, "Directory") && (!there || !S_ISDIR(st.st_mode))) {
+		snprintf(err, n, "hostPath type check failed: %s is not a directory", path);
+		return -1;
+	}
+	if (!strcmp(type, "File") && (!there || !S_ISREG(st.st_mode))) {
+		snprintf(err, n, "hostPath type check failed: %s is not a file", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* A claim's bound volume's path on this host. */
+static char *claim_path(const node_pod_ref *r, const json_t *src, char *err, size_t n)
+{
+	const char *cn = str(src, "claimName") ?: "";
+	json_t *pvc = read_obj(r, "persistentvolumeclaims", cn);
+	const char *vn = str(json_object_get(pvc, "spec"), "volumeName");
+	const char *phase = str(json_object_get(pvc, "status"), "phase");
+	if (!pvc || !vn || !phase || strcmp(phase, "Bound")) {
+		snprintf(err, n, "persistentvolumeclaim \"%s\" %s", cn, pvc ? "is not bound" : "not found");
+		json_decref(pvc);
+		return NULL;
+	}
+	char path[1024];
+	tree_path(path, sizeof path, "persistentvolumes", NULL, vn, "json");
+	json_t *pv = tree_read_json(path);
+	json_decref(pvc);
+	const json_t *spec = json_object_get(pv, "spec");
+	const json_t *hp = json_object_get(spec, "hostPath");
+	const char *p = hp ? str(hp, "path") : str(json_object_get(spec, "local"), "path");
+	char *out = NULL;
+	if (!p)
+		snprintf(err, n, "persistentvolume \"%s\" has no hostPath or local path", vn);
+	else if (hp && host_path(hp, err, n) < 0)
+		;
+	else if (!hp && access(p, F_OK) < 0)
+		snprintf(err, n, "persistentvolume \"%s\": local path %s: %s", vn, p, strerror(errno));
+	else
+		out = xstrdup(p);
+	json_decref(pv);
+	return out;
+}
+
+json_t *node_vol_setup(const node_pod_ref *r, char *err, size_t n)
+{
+	json_t *vols = json_object();
+	size_t i;
+	const json_t *v;
+	json_array_foreach(json_object_get(json_object_get(r->pod, "spec"), "volumes"), i, v)
+	{
+		const char *name = str(v, "name") ?: "";
+		char dir[4200];
+		snprintf(dir, sizeof dir, "%s/volumes/%s", r->dir, name);
+		const json_t *s;
+		char *path = NULL;
+		int rc = 0;
+		bool ro = false;
+		if ((s = json_object_get(v, "emptyDir"))) {
+			k9_mkdir_p(dir, 0777);
+			chmod(dir, 0777);
+			if (!strcmp(str(s, "medium") ?: "", "Memory"))
+				rc = tmpfs(dir, str(s, "sizeLimit"), err, n);
+			path = xstrdup(dir);
+		} else if ((s = json_object_get(v, "hostPath"))) {
+			rc = host_path(s, err, n);
+			path = xstrdup(str(s, "path") ?: "");
+		} else if ((s = json_object_get(v, "configMap")) || (s = json_object_get(v, "secret"))) {
+			bool secret = json_object_get(v, "secret") != NULL;
+			k9_mkdir_p(dir, 0755);
+			rc = tmpfs(dir, "16m", err, n);
+			if (!rc)
+				rc = project(r, s, secret, dir, err, n);
+			path = xstrdup(dir);
+			ro = true;
+		} else if ((s = json_object_get(v, "persistentVolumeClaim"))) {
+			path = claim_path(r, s, err, n);
+			rc = path ? 0 : -1;
+			ro = json_is_true(json_object_get(s, "readOnly"));
+		} else {
+			snprintf(err, n, "volume \"%s\": only emptyDir, hostPath, configMap, secret and "
+			         "persistentVolumeClaim are supported", name);
+			rc = -1;
+		}
+		if (rc) {
+			free(path);
+			json_decref(vols);
+			return NULL;
+		}
+		json_object_set_new(vols, name, json_pack("{s:s,s:b}", "path", path, "ro", ro));
+		free(path);
+	}
+	return vols;
+}
+
+json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t n)
+{
+	json_t *m = json_array();
+	size_t i;
+	const json_t *vm;
+	json_array_foreach(json_object_get(ctr, "volumeMounts"), i, vm)
+	{
+		const char *name = str(vm, "name") ?: "", *dst = str(vm, "mountPath") ?: "";
+		const json_t *v = json_object_get(vols, name);
+		if (!v || dst[0] != '/') {
+			snprintf(err, n, "volumeMount %s: %s", name,
+			         v ? "mountPath must be absolute" : "no such volume in the pod");
+			json_decref(m);
+			return NULL;
+		}
+		char src[4200];
+		const char *sub = str(vm, "subPath");
+		if (sub && *sub) {
+			if (strstr(sub, "..") || sub[0] == '/') {
+				snprintf(err, n, "volumeMount %s: subPath must be relative, without '..'", name);
+				json_decref(m);
+				return NULL;
+			}
+			snprintf(src, sizeof src, "%s/%s", str(v, "path"), sub);
+			if (access(src, F_OK) < 0)
+				k9_mkdir_p(src, 0755);
+		} else
+			snprintf(src, sizeof src, "%s", str(v, "path"));
+		bool ro = json_is_true(json_object_get(vm, "readOnly")) ||
+		          json_is_true(json_object_get(v, "ro"));
+		json_array_append_new(m, json_pack("{s:s,s:s,s:s,s:[s,s,s]}", "destination", dst, "type",
+		                                   "bind", "source", src, "options", "rbind", "rprivate",
+		                                   ro ? "ro" : "rw"));
+	}
+	return m;
+}
+
+static const char *field(const node_pod_ref *r, const char *path)
+{
+	const json_t *meta = json_object_get(r->pod, "metadata");
+	if (!strcmp(path, "metadata.name"))
+		return str(meta, "name");
+	if (!strcmp(path, "metadata.namespace"))
+		return str(meta, "namespace");
+	if (!strcmp(path, "metadata.uid"))
+		return str(meta, "uid");
+	if (!strcmp(path, "spec.nodeName"))
+		return r->node_name;
+	if (!strcmp(path, "spec.serviceAccountName"))
+		return str(json_object_get(r->pod, "spec"), "serviceAccountName") ?: "default";
+	if (!strcmp(path, "status.podIP"))
+		return r->ip;
+	if (!strcmp(path, "status.hostIP"))
+		return r->host_ip;
+	if (!strncmp(path, "metadata.labels['", 17) || !strncmp(path, "metadata.annotations['", 22)) {
+		bool lab = path[9] == 'l';
+		char key[256];
+		snprintf(key, sizeof key, "%s", path + (lab ? 17 : 22));
+		key[strcspn(key, "'")] = 0;
+		return str(json_object_get(meta, lab ? "labels" : "annotations"), key) ?: "";
+	}
+	return NULL;
+}
+
+static const char *key_ref(const node_pod_ref *r, const json_t *ref, bool secret, json_t **keep,
+                           char *err, size_t n)
+{
+	const char *name = str(ref, "name") ?: "", *key = str(ref, "key") ?: "";
+	json_t *o = read_obj(r, secret ? "secrets" : "configmaps", name);
+	json_t *data = o ? kv(o, secret) : NULL;
+	json_decref(o);
+	const char *v = str(data, key);
+	if (!v && !json_is_true(json_object_get(ref, "optional")))
+		snprintf(err, n, "%s \"%s\"%s", secret ? "secret" : "configmap", name,
+		         data ? " has no such key" : " not found");
+	*keep = data;
+	return v;
+}
+
+json_t *node_vol_env(const node_pod_ref *r, const json_t *ctr, const json_t *imgcfg, char *err,
+                     size_t n)
+{
+	json_t *env = json_object();
+	size_t i;
+	const json_t *e;
+	json_array_foreach(json_object_get(imgcfg, "Env"), i, e)
+	{
+		const char *s = json_string_value(e) ?: "", *eq = strchr(s, '=');
+		if (!eq)
+			continue;
+		char *k = xstrndup(s, (size_t)(eq - s));
+		json_object_set_new(env, k, json_string(eq + 1));
+		free(k);
+	}
+	err[0] = 0;
+	json_array_foreach(json_object_get(ctr, "envFrom"), i, e)
+	{
+		const json_t *ref = json_object_get(e, "secretRef");
+		bool secret = ref != NULL;
+		if (!ref)
+			ref = json_object_get(e, "configMapRef");
+		json_t *o = read_obj(r, secret ? "secrets" : "configmaps", str(ref, "name") ?: "");
+		if (!o) {
+			if (json_is_true(json_object_get(ref, "optional")))
+				continue;
+			snprintf(err, n, "%s \"%s\" not found", secret ? "secret" : "configmap",
+			         str(ref, "name") ?: "");
+			break;
+		}
+		json_t *data = kv(o, secret);
+		const char *k;
+		json_t *v;
+		json_object_foreach(data, k, v)
+		{
+			char *full = xasprintf("%s%s", str(e, "prefix") ?: "", k);
+			json_object_set(env, full, v);
+			free(full);
+		}
+		json_decref(data);
+		json_decref(o);
+	}
+	json_array_foreach(json_object_get(ctr, "env"), i, e)
+	{
+		if (err[0])
+			break;
+		const char *name = str(e, "name") ?: "";
+		const json_t *vf = json_object_get(e, "valueFrom");
+		json_t *keep = NULL;
+		const char *val = NULL;
+		char *own = NULL;
+		if (!vf)
+			val = own = node_spec_expand(str(e, "value") ?: "", env);
+		else if (json_object_get(vf, "secretKeyRef"))
+			val = key_ref(r, json_object_get(vf, "secretKeyRef"), true, &keep, err, n);
+		else if (json_object_get(vf, "configMapKeyRef"))
+			val = key_ref(r, json_object_get(vf, "configMapKeyRef"), false, &keep, err, n);
+		else if (json_object_get(vf, "fieldRef")) {
+			const char *fp = str(json_object_get(vf, "fieldRef"), "fieldPath") ?: "";
+			if (!(val = field(r, fp)))
+				snprintf(err, n, "env %s: fieldPath %s is not supported", name, fp);
+		} else
+			snprintf(err, n, "env %s: only value, secretKeyRef, configMapKeyRef and fieldRef "
+			         "are supported", name);
+		if (val)
+			json_object_set_new(env, name, json_string(val));
+		free(own);
+		json_decref(keep);
+	}
+	if (err[0]) {
+		json_decref(env);
+		return NULL;
+	}
+	return env;
+}
+
+void node_vol_teardown(const char *dir)
+{
+	char vd[4200];
+	snprintf(vd, sizeof vd, "%s/volumes", dir);
+	DIR *d = opendir(vd);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			char p[4500];
+			snprintf(p, sizeof p, "%s/%s", vd, de->d_name);
+			umount2(p, MNT_DETACH);
+		}
+	closedir(d);
+}
