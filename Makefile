@@ -13,7 +13,7 @@ DEB_PKGS := build-essential pkg-config libjansson-dev libyaml-dev libsqlite3-dev
 	    libmicrohttpd-dev libgnutls28-dev libfuse3-dev libcurl4-gnutls-dev fuse3 \
 	    curl jq clang clang-format etcd-server etcd-client openssl iproute2 \
 	    inotify-tools attr libarchive-dev crun containernetworking-plugins \
-	    busybox-static docker-registry skopeo
+	    busybox-static docker-registry skopeo apache2-utils
 DATA_DIR ?= /var/lib/kube9
 MOUNT_DIR ?= /mnt/kube9
 B        ?= build
@@ -30,7 +30,7 @@ CMD_OBJ  := $(patsubst %.c,$(B)/%.o,$(CMD_SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration asan lint fmt up down fuzz bench bench-api bench-mount bench-sched bench-scale clean
+.PHONY: all deps test unit integration asan lint fmt up down images fuzz bench bench-api bench-mount bench-sched bench-scale clean
 
 all: .deps-ok $(KUBE9) $(UNIT_BIN)
 
@@ -101,6 +101,13 @@ fuzz: .deps-ok
 	@rm -rf $(B)/fuzz/new && mkdir -p $(B)/fuzz/new
 	$(B)/fuzz/decode -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
 		-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/new tests/fuzz/corpus
+
+# The busybox test image as an OCI layout (kube9 image import, skopeo oci:DIR:1.35);
+# not part of all.
+images: $(B)/images/busybox
+
+$(B)/images/busybox: scripts/mkimage.sh | .deps-ok
+	scripts/mkimage.sh $@ 1.35
 
 up: all
 	@scripts/up.sh $(DATA_DIR) $(MOUNT_DIR)

@@ -9,6 +9,9 @@ int cmd_mount(int argc, char **argv);
 int cmd_node(int argc, char **argv);
 int cmd_sched(int argc, char **argv);
 int cmd_controllers(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+int cmd_shim(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
 
 static const struct command {
 	const char *name;
@@ -22,6 +25,9 @@ static const struct command {
      "replica sets, deployments, endpoints, node lifecycle, "
      "namespaces, garbage collection, through a mount"},
     {"node", cmd_node, "the node agent (--hollow N: N simulated nodes), through a mount"},
+    {"image", cmd_image, "the node image store: import, pull, ls"},
+    {"shim", cmd_shim, "(internal) runs one container for the node agent"},
+    {"pause", cmd_pause, "(internal) a pod's sandbox, for the node agent"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof *commands)

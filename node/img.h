@@ -20,11 +20,11 @@
 typedef struct img_store img_store;
 
 typedef struct img {
-	char ref[512];    /* normalized: "docker.io/library/busybox:1.35" */
-	char id[80];      /* "sha256:HEX" of the image config (status.imageID) */
-	char **layers;    /* unpacked layer dirs, bottom first, NULL-terminated */
+	char ref[512]; /* normalized: "docker.io/library/busybox:1.35" */
+	char id[80];   /* "sha256:HEX" of the image config (status.imageID) */
+	char **layers; /* unpacked layer dirs, bottom first, NULL-terminated */
 	int n_layers;
-	json_t *config;   /* the image config's "config": Entrypoint, Cmd, Env, WorkingDir, User */
+	json_t *config; /* the image config's "config": Entrypoint, Cmd, Env, WorkingDir, User */
 } img;
 
 /* Open (creating) the store at dir. NULL with err filled on failure. */
@@ -45,6 +45,23 @@ void img_free(img *i);
 
 /* Import an OCI image layout directory (index.json, blobs/) as ref. */
 int img_import(img_store *s, const char *layout_dir, const char *ref, char *err, size_t errlen);
+
+/* One stored image, as img_list tells it. */
+typedef struct img_info {
+	char ref[512];     /* normalized reference */
+	char manifest[80]; /* "sha256:HEX" of its manifest */
+	char id[80];       /* "sha256:HEX" of its config */
+	long long size;    /* the layers' compressed sizes added up */
+} img_info;
+
+/* Every stored reference, sorted; *out is malloc'd (free it). Returns 0. */
+int img_list(img_store *s, img_info **out, size_t *n);
+
+/*
+ * Registries ("host:port", comma separated) pulled from over plain HTTP when
+ * HTTPS fails, besides loopback ones and env KUBE9_INSECURE_REGISTRIES.
+ */
+void img_set_insecure(img_store *s, const char *hosts);
 
 /* "busybox" -> "docker.io/library/busybox:latest"; -1 if it is not a reference. */
 int img_normalize(const char *ref, char *out, size_t len);
