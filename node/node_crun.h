@@ -25,12 +25,12 @@ typedef struct node_crun_cfg {
 	const char *state_dir;
 	char crun_root[4096], cni_dir[4096];
 	const char *bridge, *cidr;
-	double backoff;      /* first restart back-off, seconds (Kubernetes: 10) */
-	double backoff_max;  /* seconds (Kubernetes: 300) */
-	long log_max;        /* bytes per log file before rotation */
-	int log_files;       /* rotated files kept */
+	double backoff;     /* first restart back-off, seconds (Kubernetes: 10) */
+	double backoff_max; /* seconds (Kubernetes: 300) */
+	long log_max;       /* bytes per log file before rotation */
+	int log_files;      /* rotated files kept */
 	img_store *images;
-	const char *self;    /* this program, for shims */
+	const char *self; /* this program, for shims */
 } node_crun_cfg;
 
 extern node_crun_cfg node_crun;
@@ -52,7 +52,7 @@ typedef struct node_ctr {
 	bool init;
 	char id[320], dir[8192];
 	int restarts;
-	bool ran;           /* started at least once */
+	bool ran; /* started at least once */
 	pid_t shim;
 	int pidfd;
 	char started[40];
@@ -60,7 +60,7 @@ typedef struct node_ctr {
 	char wreason[48], wmsg[1024];
 	uint64_t next_start, kill_at;
 	double backoff;
-	bool done;          /* will not run again */
+	bool done; /* will not run again */
 	char image_id[96], image[512];
 	node_probe_st pr[3];
 	bool started_ok, ready;
@@ -120,7 +120,8 @@ int cmd_pause(int argc, char **argv);
 pid_t node_spawn(char *const argv[], const char *errlog, int *report);
 /* Read the child's report ("ok ..." or an error) within timeout seconds. 0 if ok. */
 int node_report(int fd, double timeout, char *msg, size_t n);
-/* Run argv to completion within timeout seconds; output (stdout+stderr) into out. Exit code, or -1. */
+/* Run argv to completion within timeout seconds; output (stdout+stderr) into out. Exit code, or -1.
+ */
 int node_run(char *const argv[], const char *input, double timeout, char *out, size_t n);
 bool node_pid_is(pid_t pid, const char *word);
 
@@ -132,6 +133,8 @@ void node_host_capacity(int64_t *milli_cpu, int64_t *mem_bytes);
 /* Before any thread: private mount namespace, state dirs, node_crun. */
 int node_host_init(const char *state_dir, const char *bridge, const char *cidr, double backoff);
 void node_host_janitor(node_agent *a);
+/* The pod's own cgroups (kube9/pod<UID>) once its containers' are gone. */
+void node_host_cgroups_gone(const char *uid);
 
 /* node_net.c: CNI bridge + host-local */
 int node_net_add(const char *uid, pid_t pid, char *ip, size_t iplen, char *err, size_t errlen);

@@ -94,7 +94,8 @@ void node_ctr_load(node_cpod *cp, node_ctr *c)
 		c->pidfd = (int)syscall(SYS_pidfd_open, shim, 0);
 		c->wreason[0] = 0;
 		c->started_ok = !c->pr[PR_START].spec;
-		log_info("pod %s/%s: container %s adopted (shim %d)", cp->ns, cp->name, c->name, shim);
+		log_info("pod %s/%s: container %s adopted (shim %d)", cp->ns, cp->name, c->name,
+		         shim);
 	} else if (c->ran && !c->done) {
 		/* it ended while no agent watched: the shim left its status */
 		c->shim = -1;
@@ -106,7 +107,8 @@ static json_t *pull_auths(node_cpod *cp)
 	json_t *auths = NULL;
 	size_t i;
 	const json_t *s;
-	json_array_foreach(json_object_get(json_object_get(cp->pod, "spec"), "imagePullSecrets"), i, s)
+	json_array_foreach(json_object_get(json_object_get(cp->pod, "spec"), "imagePullSecrets"), i,
+	                   s)
 	{
 		char path[1024];
 		tree_path(path, sizeof path, "secrets", cp->ns, str(s, "name") ?: "", "json");
@@ -133,13 +135,15 @@ static void backoff(node_cpod *cp, node_ctr *c, const char *reason)
 	if (c->backoff <= 0)
 		c->backoff = node_crun.backoff;
 	else
-		c->backoff = c->backoff * 2 > node_crun.backoff_max ? node_crun.backoff_max : c->backoff * 2;
+		c->backoff =
+		    c->backoff * 2 > node_crun.backoff_max ? node_crun.backoff_max : c->backoff * 2;
 	c->next_start = k9_mono_ns() + (uint64_t)(c->backoff * 1e9);
 	(void)cp;
 	(void)reason;
 }
 
-static int rootfs(node_ctr *c, const img *im, const char *b, char *err, size_t n)
+/* The overlay options of a run's rootfs; the shim mounts it in its own namespace. */
+static char *rootfs_opts(const img *im, const char *b)
 {
 	k9_buf lower = {0};
 	for (int i = im->n_layers - 1; i >= 0; i--) {
@@ -147,22 +151,16 @@ static int rootfs(node_ctr *c, const img *im, const char *b, char *err, size_t n
 			buf_puts(&lower, ":");
 		buf_puts(&lower, im->layers[i]);
 	}
-	char up[8192], wk[8192], rf[8192];
-	node_path(up, sizeof up, "%s/upper", b);
-	node_path(wk, sizeof wk, "%s/work", b);
-	node_path(rf, sizeof rf, "%s/rootfs", b);
-	k9_mkdir_p(up, 0755);
-	k9_mkdir_p(wk, 0755);
-	k9_mkdir_p(rf, 0755);
-	umount2(rf, MNT_DETACH);
-	char *opts = xasprintf("lowerdir=%.*s,upperdir=%s,workdir=%s", (int)lower.len,
-	                       lower.data ? lower.data : "", up, wk);
-	int rc = mount("overlay", rf, "overlay", 0, opts);
-	if (rc < 0)
-		node_path(err, n, "overlay rootfs for %s: %s", c->name, strerror(errno));
-	free(opts);
+	static const char *const sub[] = {"upper", "work", "rootfs"};
+	for (int i = 0; i < 3; i++) {
+		char d[8192];
+		node_path(d, sizeof d, "%s/%s", b, sub[i]);
+		k9_mkdir_p(d, 0755);
+	}
+	char *opts = xasprintf("lowerdir=%.*s,upperdir=%s/upper,workdir=%s/work", (int)lower.len,
+	                       lower.data ? lower.data : "", b, b);
 	buf_free(&lower);
-	return rc;
+	return opts;
 }
 
 /* Bundles of earlier runs: unmounted and removed. */
@@ -172,8 +170,6 @@ static void drop_bundles(node_ctr *c, int keep)
 		if (r == keep)
 			continue;
 		char b[4400];
-		node_path(b, sizeof b, "%s/%d/rootfs", c->dir, r);
-		umount2(b, MNT_DETACH);
 		node_path(b, sizeof b, "%s/%d", c->dir, r);
 		k9_rm_rf(b);
 	}
@@ -236,21 +232,22 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 	int run = c->ran ? c->restarts + 1 : c->restarts;
 	char b[4400], path[4500];
 	node_path(b, sizeof b, "%s/%d", c->dir, run);
-	if (mounts && rootfs(c, &im, b, err, sizeof err) == 0) {
+	char *opts = NULL;
+	if (mounts) {
+		opts = rootfs_opts(&im, b);
 		long uid = -1, gid = -1;
+		/* names in the image's /etc/passwd: the top layer that has one */
+		for (int l = im.n_layers - 1; l >= 0 && uid < 0; l--)
+			node_spec_user(im.layers[l], str(im.config, "User"), &uid, &gid);
 		node_path(path, sizeof path, "%s/rootfs", b);
-		node_spec_user(path, str(im.config, "User"), &uid, &gid);
 		char cg[256];
 		node_path(cg, sizeof cg, "/kube9/pod%s/%s", cp->uid, c->name);
-		node_spec_in in = {cp->pod, c->spec, im.config, env, mounts, path, cp->dir, cg,
-		                   cp->pause, uid, gid};
+		node_spec_in in = {cp->pod, c->spec, im.config, env, mounts, path,
+		                   cp->dir, cg,      cp->pause, uid, gid};
 		json_t *spec = node_spec(&in);
 		node_path(path, sizeof path, "%s/config.json", b);
 		json_dump_file(spec, path, JSON_COMPACT);
 		json_decref(spec);
-	} else if (mounts) {
-		json_decref(mounts);
-		mounts = NULL;
 	}
 	json_decref(vols);
 	json_decref(env);
@@ -271,10 +268,17 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 	node_path(max, sizeof max, "%ld", node_crun.log_max);
 	node_path(keep, sizeof keep, "%d", node_crun.log_files);
 	unlink(exitf);
-	char *argv[] = {"kube9", "shim", "--root", node_crun.crun_root, "--bundle", b, "--id", c->id,
-	                "--log", logf, "--exit", exitf, "--log-max", max, "--log-files", keep, NULL};
+	char pods[4200];
+	node_path(pods, sizeof pods, "%s/pods", node_crun.state_dir);
+	char *argv[] = {"kube9",     "shim", "--root",      node_crun.crun_root,
+	                "--bundle",  b,      "--id",        c->id,
+	                "--log",     logf,   "--exit",      exitf,
+	                "--log-max", max,    "--log-files", keep,
+	                "--pods",    pods,   "--pod",       cp->dir,
+	                "--rootfs",  opts,   NULL};
 	int rep;
 	pid_t pid = node_spawn(argv, errlog, &rep);
+	free(opts);
 	char msg[1024];
 	if (pid < 0 || node_report(rep, 60, msg, sizeof msg) < 0) {
 		if (pid < 0)
@@ -286,8 +290,9 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 		k9_now_rfc3339(now, sizeof now);
 		json_decref(c->last);
 		c->last = c->term;
-		c->term = json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", 128, "reason", "StartError",
-		                    "message", msg, "startedAt", now, "finishedAt", now);
+		c->term =
+		    json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", 128, "reason", "StartError",
+		              "message", msg, "startedAt", now, "finishedAt", now);
 		if (c->ran)
 			c->restarts++;
 		c->ran = true;
@@ -321,7 +326,8 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 	for (int i = 0; i < 3; i++) {
 		c->pr[i].ok = c->pr[i].bad = 0;
 		c->pr[i].result = false;
-		c->pr[i].next = now + (uint64_t)(num(c->pr[i].spec, "initialDelaySeconds", 0) * 1e9);
+		c->pr[i].next =
+		    now + (uint64_t)(num(c->pr[i].spec, "initialDelaySeconds", 0) * 1e9);
 	}
 	c->kill_at = 0;
 	drop_bundles(c, run);
@@ -333,11 +339,12 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 static bool oom_killed(node_cpod *cp, node_ctr *c)
 {
 	char path[512];
-	node_path(path, sizeof path, "/sys/fs/cgroup/memory/kube9/pod%s/%s/memory.oom_control", cp->uid,
-	         c->name);
+	node_path(path, sizeof path, "/sys/fs/cgroup/memory/kube9/pod%s/%s/memory.oom_control",
+	          cp->uid, c->name);
 	char *t = k9_read_file(path, NULL);
 	if (!t) {
-		node_path(path, sizeof path, "/sys/fs/cgroup/kube9/pod%s/%s/memory.events", cp->uid, c->name);
+		node_path(path, sizeof path, "/sys/fs/cgroup/kube9/pod%s/%s/memory.events", cp->uid,
+		          c->name);
 		t = k9_read_file(path, NULL);
 	}
 	const char *k = t ? strstr(t, "oom_kill ") : NULL;
@@ -372,19 +379,21 @@ bool node_ctr_reap(node_cpod *cp, node_ctr *c)
 	const char *reason = code == 0 ? "Completed" : oom_killed(cp, c) ? "OOMKilled" : "Error";
 	crun("delete", c->id, NULL);
 	json_decref(c->term);
-	c->term = json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", code, "reason", reason, "startedAt",
-	                    c->started, "finishedAt", fin, "containerID", "");
+	c->term = json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", code, "reason", reason,
+	                    "startedAt", c->started, "finishedAt", fin, "containerID", "");
 	char cid[256];
 	node_path(cid, sizeof cid, "crun://%s", c->id);
 	json_object_set_new(c->term, "containerID", json_string(cid));
 	if (sig)
 		json_object_set_new(c->term, "signal", json_integer(sig));
 	if (!t)
-		json_object_set_new(c->term, "message", json_string("the container's shim ended without a status"));
+		json_object_set_new(c->term, "message",
+		                    json_string("the container's shim ended without a status"));
 	c->ready = false;
 	const char *policy = str(json_object_get(cp->pod, "spec"), "restartPolicy") ?: "Always";
-	bool again = c->init ? code != 0 && strcmp(policy, "Never")
-	                     : !strcmp(policy, "Always") || (!strcmp(policy, "OnFailure") && code != 0);
+	bool again = c->init
+	                 ? code != 0 && strcmp(policy, "Never")
+	                 : !strcmp(policy, "Always") || (!strcmp(policy, "OnFailure") && code != 0);
 	if (cp->stop)
 		again = false;
 	c->done = !again;
@@ -399,12 +408,13 @@ bool node_ctr_reap(node_cpod *cp, node_ctr *c)
 			backoff(cp, c, "CrashLoopBackOff");
 		if (c->next_start > k9_mono_ns()) {
 			node_path(c->wreason, sizeof c->wreason, "CrashLoopBackOff");
-			node_path(c->wmsg, sizeof c->wmsg, "back-off %.0fs restarting failed container=%s pod=%s_%s(%s)",
-			         c->backoff, c->name, cp->name, cp->ns, cp->uid);
+			node_path(c->wmsg, sizeof c->wmsg,
+			          "back-off %.0fs restarting failed container=%s pod=%s_%s(%s)",
+			          c->backoff, c->name, cp->name, cp->ns, cp->uid);
 		}
 	}
-	log_info("pod %s/%s: container %s exited %d (%s)%s", cp->ns, cp->name, c->name, code, reason,
-	         again ? ", will restart" : "");
+	log_info("pod %s/%s: container %s exited %d (%s)%s", cp->ns, cp->name, c->name, code,
+	         reason, again ? ", will restart" : "");
 	save(c);
 	return true;
 }
@@ -445,8 +455,8 @@ void node_ctr_probe(node_cpod *cp, node_ctr *c, uint64_t now)
 			c->ready = p->result;
 		if ((i == PR_LIVE || i == PR_START) && !ok &&
 		    p->bad >= (int)num(p->spec, "failureThreshold", 3) && !c->kill_at) {
-			log_info("pod %s/%s: container %s failed its %s probe, restarting it", cp->ns,
-			         cp->name, c->name, i == PR_LIVE ? "liveness" : "startup");
+			log_info("pod %s/%s: container %s failed its %s probe, restarting it",
+			         cp->ns, cp->name, c->name, i == PR_LIVE ? "liveness" : "startup");
 			node_ctr_kill(c, "TERM");
 			c->kill_at = now + (uint64_t)((cp->grace > 0 ? cp->grace : 30) * 1e9);
 		}
@@ -470,14 +480,18 @@ json_t *node_ctr_status(node_cpod *cp, node_ctr *c)
 	else if (c->term && (c->done || !c->wreason[0]))
 		state = json_pack("{s:O}", "terminated", c->term);
 	else {
-		state = json_pack("{s:{s:s}}", "waiting", "reason", c->wreason[0] ? c->wreason : "ContainerCreating");
+		state = json_pack("{s:{s:s}}", "waiting", "reason",
+		                  c->wreason[0] ? c->wreason : "ContainerCreating");
 		if (c->wmsg[0])
-			json_object_set_new(json_object_get(state, "waiting"), "message", json_string(c->wmsg));
+			json_object_set_new(json_object_get(state, "waiting"), "message",
+			                    json_string(c->wmsg));
 	}
-	json_t *s = json_pack("{s:s,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", state,
-	                      "ready", c->shim != 0 && c->ready, "restartCount", c->restarts, "image",
-	                      c->image, "imageID", c->image_id, "started", c->shim != 0 && c->started_ok);
-	json_object_set_new(s, "lastState", c->last ? json_pack("{s:O}", "terminated", c->last) : json_object());
+	json_t *s =
+	    json_pack("{s:s,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", state, "ready",
+	              c->shim != 0 && c->ready, "restartCount", c->restarts, "image", c->image,
+	              "imageID", c->image_id, "started", c->shim != 0 && c->started_ok);
+	json_object_set_new(s, "lastState",
+	                    c->last ? json_pack("{s:O}", "terminated", c->last) : json_object());
 	if (c->ran)
 		json_object_set_new(s, "containerID", json_string(cid));
 	return s;

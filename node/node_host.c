@@ -61,12 +61,16 @@ int node_host_init(const char *state_dir, const char *bridge, const char *cidr, 
 	}
 	struct statfs a, b;
 	if (statfs("/sys/fs/cgroup", &a) == 0 && (unsigned long)a.f_type == TMPFS_MAGIC &&
-	    statfs("/sys/fs/cgroup/unified", &b) == 0 && (unsigned long)b.f_type == CGROUP2_SUPER_MAGIC) {
+	    statfs("/sys/fs/cgroup/unified", &b) == 0 &&
+	    (unsigned long)b.f_type == CGROUP2_SUPER_MAGIC) {
 		if (umount2("/sys/fs/cgroup/unified", MNT_DETACH) < 0)
-			log_warn("kube9 node: cgroups in hybrid mode and /sys/fs/cgroup/unified cannot be "
-			         "unmounted: %s", strerror(errno));
+			log_warn("kube9 node: cgroups in hybrid mode and /sys/fs/cgroup/unified "
+			         "cannot be "
+			         "unmounted: %s",
+			         strerror(errno));
 		else
-			log_info("cgroups in hybrid mode: using v1 (cgroup2 unmounted in the agent's namespace)");
+			log_info("cgroups in hybrid mode: using v1 (cgroup2 unmounted in the "
+			         "agent's namespace)");
 	}
 	static const char *const sub[] = {"pods", "logs", "crun", "cni", "images", NULL};
 	for (int i = 0; sub[i]; i++) {
@@ -101,6 +105,23 @@ int node_host_init(const char *state_dir, const char *bridge, const char *cidr, 
 		return -1;
 	}
 	return 0;
+}
+
+void node_host_cgroups_gone(const char *uid)
+{
+	DIR *d = opendir("/sys/fs/cgroup");
+	struct dirent *de;
+	char p[600];
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		node_path(p, sizeof p, "/sys/fs/cgroup/%s/kube9/pod%s", de->d_name, uid);
+		rmdir(p);
+	}
+	if (d)
+		closedir(d);
+	node_path(p, sizeof p, "/sys/fs/cgroup/kube9/pod%s", uid);
+	rmdir(p);
 }
 
 struct find {
@@ -156,6 +177,7 @@ static void clean_pod(const char *dir, const char *uid)
 	if (alive)
 		kill(pause, SIGKILL);
 	node_vol_teardown(dir);
+	node_host_cgroups_gone(uid);
 	k9_rm_rf(dir);
 }
 

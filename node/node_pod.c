@@ -70,7 +70,8 @@ static int sandbox(node_cpod *cp, char *err, size_t n)
 		node_path(cp->ip, sizeof cp->ip, "%s", str(sb, "ip"));
 		node_path(cp->start_time, sizeof cp->start_time, "%s", str(sb, "startTime") ?: "");
 		json_decref(sb);
-		log_info("pod %s/%s: sandbox adopted (pause %d, %s)", cp->ns, cp->name, old, cp->ip);
+		log_info("pod %s/%s: sandbox adopted (pause %d, %s)", cp->ns, cp->name, old,
+		         cp->ip);
 		return 0;
 	}
 	if (sb) {
@@ -161,9 +162,11 @@ static json_t *status(node_cpod *cp)
 	/* PodScheduled keeps the scheduler's time */
 	size_t k;
 	json_t *c;
-	json_array_foreach(json_object_get(json_object_get(cp->pod, "status"), "conditions"), k, c)
-	    if (!strcmp(str(c, "type") ?: "", "PodScheduled") && !cp->cond_since[0][0])
-	        node_path(cp->cond_since[0], sizeof cp->cond_since[0], "%s", str(c, "lastTransitionTime") ?: "");
+	json_array_foreach(json_object_get(json_object_get(cp->pod, "status"), "conditions"), k,
+	                   c) if (!strcmp(str(c, "type") ?: "", "PodScheduled") &&
+	                          !cp->cond_since[0][0])
+	    node_path(cp->cond_since[0], sizeof cp->cond_since[0], "%s",
+	              str(c, "lastTransitionTime") ?: "");
 	cp->cond_val[0] = true;
 	cond(cp, 0, true, conds);
 	cond(cp, 1, inited, conds);
@@ -298,6 +301,7 @@ static void teardown(node_cpod *cp)
 	} else
 		node_net_del(cp->uid, 0);
 	node_vol_teardown(cp->dir);
+	node_host_cgroups_gone(cp->uid);
 	k9_rm_rf(cp->dir);
 	if (cp->forget)
 		k9_rm_rf(cp->logs);
@@ -309,7 +313,8 @@ static void *pod_main(void *arg)
 	node_cpod *cp = arg;
 	k9_mkdir_p(cp->dir, 0755);
 	k9_mkdir_p(cp->logs, 0755);
-	json_t *meta = json_pack("{s:s,s:s,s:s}", "namespace", cp->ns, "name", cp->name, "uid", cp->uid);
+	json_t *meta =
+	    json_pack("{s:s,s:s,s:s}", "namespace", cp->ns, "name", cp->name, "uid", cp->uid);
 	char path[4400], *txt = json_dumps(meta, JSON_COMPACT);
 	node_path(path, sizeof path, "%s/pod.json", cp->dir);
 	k9_write_file_atomic(path, txt, strlen(txt), 0644);
@@ -366,18 +371,20 @@ static int crun_start(node_agent *a, node_pod *p, const json_t *pod, json_t *st)
 	node_path(cp->ns, sizeof cp->ns, "%s", tree_meta(pod, "namespace"));
 	node_path(cp->name, sizeof cp->name, "%s", tree_meta(pod, "name"));
 	node_path(cp->dir, sizeof cp->dir, "%s/pods/%s", node_crun.state_dir, cp->uid);
-	node_path(cp->logs, sizeof cp->logs, "%s/logs/%s_%s_%s", node_crun.state_dir, cp->ns, cp->name,
-	         cp->uid);
+	node_path(cp->logs, sizeof cp->logs, "%s/logs/%s_%s_%s", node_crun.state_dir, cp->ns,
+	          cp->name, cp->uid);
 	const json_t *spec = json_object_get(cp->pod, "spec");
 	const json_t *tg = json_object_get(spec, "terminationGracePeriodSeconds");
 	cp->grace = json_is_integer(tg) ? (int)json_integer_value(tg) : 30;
-	const json_t *ic = json_object_get(spec, "initContainers"), *ac = json_object_get(spec, "containers");
+	const json_t *ic = json_object_get(spec, "initContainers"),
+	             *ac = json_object_get(spec, "containers");
 	cp->ninit = (int)json_array_size(ic);
 	cp->nc = cp->ninit + (int)json_array_size(ac);
 	cp->c = xcalloc((size_t)cp->nc + 1, sizeof *cp->c);
 	for (int i = 0; i < cp->nc; i++)
 		node_ctr_init(cp, &cp->c[i],
-		              i < cp->ninit ? json_array_get(ic, (size_t)i) : json_array_get(ac, (size_t)(i - cp->ninit)),
+		              i < cp->ninit ? json_array_get(ic, (size_t)i)
+		                            : json_array_get(ac, (size_t)(i - cp->ninit)),
 		              i < cp->ninit);
 	cp->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p->rt = cp;
@@ -411,8 +418,8 @@ static void crun_forget(node_agent *a, const json_t *pod)
 {
 	(void)a;
 	char logs[4500];
-	node_path(logs, sizeof logs, "%s/logs/%s_%s_%s", node_crun.state_dir, tree_meta(pod, "namespace"),
-	         tree_meta(pod, "name"), tree_meta(pod, "uid"));
+	node_path(logs, sizeof logs, "%s/logs/%s_%s_%s", node_crun.state_dir,
+	          tree_meta(pod, "namespace"), tree_meta(pod, "name"), tree_meta(pod, "uid"));
 	k9_rm_rf(logs);
 }
 

@@ -20,11 +20,13 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -211,6 +213,40 @@ bool node_pid_is(pid_t pid, const char *word)
 	return strstr(buf, word) != NULL;
 }
 
+/*
+ * Leave the agent's mount namespace for a private copy without what is not
+ * ours: FUSE mounts (a kube9 mount would otherwise be held open by every
+ * pod) and other pods' volumes under pods/ (keep: our own pod's dir).
+ */
+static void isolate(const char *pods, const char *keep)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	char line[8192], *mps[4096];
+	int n = 0;
+	size_t lp = pods ? strlen(pods) : 0, lk = keep ? strlen(keep) : 0;
+	while (n < 4096 && fgets(line, sizeof line, f)) {
+		char mp[4096], fstype[256];
+		const char *dash = strstr(line, " - ");
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+		    sscanf(dash + 3, "%255s", fstype) != 1)
+			continue;
+		bool fuse = !strncmp(fstype, "fuse", 4);
+		bool other = pods && !strncmp(mp, pods, lp) && mp[lp] == '/' &&
+		             !(keep && !strncmp(mp, keep, lk) && (mp[lk] == '/' || !mp[lk]));
+		if (fuse || other)
+			mps[n++] = xstrdup(mp);
+	}
+	fclose(f);
+	while (n--) {
+		umount2(mps[n], MNT_DETACH);
+		free(mps[n]);
+	}
+}
+
 static void say(const char *msg)
 {
 	if (write(3, msg, strlen(msg)) < 0) {
@@ -228,6 +264,7 @@ int cmd_pause(int argc, char **argv)
 		return !strcmp(argc > 1 ? argv[1] : "", "--help") ? 0 : 2;
 	}
 	char err[512];
+	isolate(NULL, NULL);
 	if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
 		snprintf(err, sizeof err, "unshare: %s", strerror(errno));
 		say(err);
@@ -350,36 +387,77 @@ static void write_exit(const char *path, int st)
 int cmd_shim(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"root", required_argument, 0, 'r'},     {"bundle", required_argument, 0, 'b'},
-	    {"id", required_argument, 0, 'i'},       {"log", required_argument, 0, 'l'},
-	    {"exit", required_argument, 0, 'e'},     {"log-max", required_argument, 0, 'm'},
+	    {"root", required_argument, 0, 'r'},      {"bundle", required_argument, 0, 'b'},
+	    {"id", required_argument, 0, 'i'},        {"log", required_argument, 0, 'l'},
+	    {"exit", required_argument, 0, 'e'},      {"log-max", required_argument, 0, 'm'},
 	    {"log-files", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'},
-	    {0, 0, 0, 0}};
+	    {"pods", required_argument, 0, 'p'},      {"pod", required_argument, 0, 'P'},
+	    {"rootfs", required_argument, 0, 'R'},    {0, 0, 0, 0}};
 	const char *root = NULL, *bundle = NULL, *id = NULL, *logp = NULL, *exitp = NULL;
+	const char *pods = NULL, *pod = NULL, *rootfs = NULL;
 	long max = 10 << 20, keep = 5;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
 		switch (c) {
-		case 'r': root = optarg; break;
-		case 'b': bundle = optarg; break;
-		case 'i': id = optarg; break;
-		case 'l': logp = optarg; break;
-		case 'e': exitp = optarg; break;
-		case 'm': max = atol(optarg); break;
-		case 'k': keep = atol(optarg); break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'b':
+			bundle = optarg;
+			break;
+		case 'i':
+			id = optarg;
+			break;
+		case 'l':
+			logp = optarg;
+			break;
+		case 'e':
+			exitp = optarg;
+			break;
+		case 'm':
+			max = atol(optarg);
+			break;
+		case 'k':
+			keep = atol(optarg);
+			break;
+		case 'p':
+			pods = optarg;
+			break;
+		case 'P':
+			pod = optarg;
+			break;
+		case 'R':
+			rootfs = optarg;
+			break;
 		case 'h':
-			fputs("usage: kube9 shim --root DIR --bundle DIR --id ID --log FILE --exit FILE\n\n"
-			      "Runs one container with crun for `kube9 node`, copies its output to FILE\n"
-			      "in the CRI log format and writes its exit status. Not for use by hand.\n",
+			fputs("usage: kube9 shim --root DIR --bundle DIR --id ID --log FILE --exit "
+			      "FILE\n\n"
+			      "Runs one container with crun for `kube9 node`, copies its output to "
+			      "FILE\n"
+			      "in the CRI log format and writes its exit status. Not for use by "
+			      "hand.\n",
 			      stdout);
 			return 0;
-		default: return 2;
+		default:
+			return 2;
 		}
 	if (!root || !bundle || !id || !logp || !exitp)
 		return 2;
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "kube9-shim");
+	isolate(pods, pod);
+	if (rootfs) {
+		/* the container's overlay lives in this namespace only: it goes with us */
+		char dir[4200];
+		snprintf(dir, sizeof dir, "%s/rootfs", bundle);
+		if (mount("overlay", dir, "overlay", 0, rootfs) < 0) {
+			char m[512];
+			snprintf(m, sizeof m, "overlay rootfs: %s", strerror(errno));
+			say(m);
+			return 1;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t chld;
 	sigemptyset(&chld);
@@ -396,8 +474,9 @@ int cmd_shim(int argc, char **argv)
 	snprintf(crunlog, sizeof crunlog, "%s/crun.log", bundle);
 	snprintf(logopt, sizeof logopt, "--log=file:%s", crunlog);
 	unlink(pidfile);
-	char *cargv[] = {"/usr/bin/crun", "--root", (char *)root, logopt, "run", "--detach",
-	                 "--bundle", (char *)bundle, "--pid-file", pidfile, (char *)id, NULL};
+	char *cargv[] = {"/usr/bin/crun", "--root",   (char *)root, logopt,
+	                 "run",           "--detach", "--bundle",   (char *)bundle,
+	                 "--pid-file",    pidfile,    (char *)id,   NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

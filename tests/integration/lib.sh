@@ -11,7 +11,10 @@ n=0
 failed=0
 
 MOUNTS=
+CLEANUP_HOOKS=
 cleanup() {
+	# a test's own teardown first (containers, links), while the mounts are there
+	for h in $CLEANUP_HOOKS; do "$h"; done
 	# unmount first: nothing below may ever walk into a live mount
 	for m in $MOUNTS; do
 		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null

@@ -1,0 +1,277 @@
+#!/bin/bash
+# tests/integration/node_crun.sh - real pods under crun on a real node agent:
+# a web server answering on its pod IP, two containers sharing localhost and
+# an emptyDir, the pod's hostname, a secret as file (tmpfs, 0400) and as env,
+# configmap env, another namespace's secret refused, init containers in
+# order, restartPolicy Never, a liveness failure restarting a container,
+# cgroup limits, OOMKilled, runAsUser/readOnlyRootFilesystem/dropped caps,
+# graceful deletion with SIGTERM, and nothing left behind.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/node_lib.sh"
+start_server
+M=$T/mnt
+start_mount "$M"
+check "the busybox image is imported into the node's store" node_image
+start_kube9 sched.log sched --mount "$M"
+start_node
+node_up() { [ "$(jq -r '.status.conditions[] | select(.type=="Ready") | .status' "$M/nodes/$(hostname).json" 2>/dev/null)" = True ]; }
+check "the node registers and is Ready" wait_for 10 node_up
+check "it has the host's capacity" [ "$(jq -r .status.capacity.cpu "$M/nodes/$(hostname).json")" = "$(nproc)" ]
+D=$M/namespaces/default
+
+# --- a web server with a sidecar: localhost, emptyDir, hostname ---
+cat >"$D/pods/web.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  volumes: [{name: shared, emptyDir: {}}]
+  containers:
+  - name: httpd
+    image: $IMG
+    command: [httpd, -f, -p, "8080", -h, /var/www]
+    resources: {requests: {cpu: 100m, memory: 16Mi}, limits: {cpu: 500m, memory: 64Mi}}
+    volumeMounts: [{name: shared, mountPath: /shared}]
+  - name: side
+    image: $IMG
+    command: [sh, -c, 'hostname > /shared/hostname; while :; do wget -q -O /shared/got http://127.0.0.1:8080/ && break; sleep 0.2; done; sleep 3600']
+    volumeMounts: [{name: shared, mountPath: /shared}]
+  terminationGracePeriodSeconds: 1
+EOF
+check "a web pod becomes Running" wait_for 30 phase_is default web Running
+IP=$(pj default web .status.podIP)
+UID_WEB=$(pj default web .metadata.uid)
+check "it has a pod IP from the node's range ($IP)" [ "${IP%.*}" = "${NET%.*}" ]
+check "Ready and ContainersReady are True" [ "$(pj default web '[.status.conditions[] | select(.type=="Ready" or .type=="ContainersReady") | .status] | join(",")')" = True,True ]
+check "its web server answers on the pod IP from the host" sh -c "curl -fsS -m 5 http://$IP:8080/ | grep -q kube9"
+V=$ST/pods/$UID_WEB/volumes/shared
+check "the sidecar reached it on localhost through the shared emptyDir" wait_for 10 grep -q kube9 "$V/got"
+check "the pod's hostname is its name" wait_for 5 grep -qx web "$V/hostname"
+check "containerStatuses say running, with image and imageID" [ "$(pj default web '[.status.containerStatuses[] | select(.state.running and .imageID != "" and .image == "'$IMG'")] | length')" = 2 ]
+mem=$(cat /sys/fs/cgroup/memory/kube9/pod$UID_WEB/httpd/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/kube9/pod$UID_WEB/httpd/memory.max)
+check "the memory limit is the container's cgroup limit ($mem)" [ "$mem" = 67108864 ]
+q=$(cat /sys/fs/cgroup/cpu/kube9/pod$UID_WEB/httpd/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/kube9/pod$UID_WEB/httpd/cpu.max)
+check "the cpu limit is a CFS quota ($q)" [ "$q" = 50000 ]
+check "hostIP and startTime are set" [ -n "$(pj default web '.status.hostIP // empty')" -a -n "$(pj default web '.status.startTime // empty')" ]
+
+# --- a second pod on the same node reaches the first ---
+cat >"$D/pods/client.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: $IMG
+    command: [sh, -c, 'wget -q -O - http://$IP:8080/']
+EOF
+check "a pod reaches another pod's IP and Succeeds" wait_for 30 phase_is default client Succeeded
+check "... its log has the page" log_has default client c kube9
+check "... exit code 0, reason Completed" [ "$(pj default client '.status.containerStatuses[0].state.terminated | "\(.exitCode) \(.reason)"')" = "0 Completed" ]
+
+# --- secrets and configmaps ---
+cat >"$D/secrets/s1.yaml" <<EOF
+apiVersion: v1
+kind: Secret
+metadata: {name: s1}
+stringData: {password: hunter2}
+EOF
+cat >"$D/configmaps/cm1.yaml" <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm1}
+data: {COLOR: blue}
+EOF
+cat >"$D/pods/sec.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: s, secret: {secretName: s1}}]
+  containers:
+  - name: c
+    image: $IMG
+    command: [sh, -c, 'echo "file=\$(cat /etc/sec/password)"; echo "env=\$PASS"; echo "cm=\$COLOR"; echo "mode=\$(stat -c %a /etc/sec/password)"; grep " /etc/sec " /proc/mounts; echo "expanded=\$(echo \$MSG)"; sleep 3600']
+    env:
+    - {name: PASS, valueFrom: {secretKeyRef: {name: s1, key: password}}}
+    - {name: MSG, value: "color \$(COLOR)"}
+    - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    envFrom: [{configMapRef: {name: cm1}}]
+    volumeMounts: [{name: s, mountPath: /etc/sec}]
+EOF
+check "a pod with a secret volume and env runs" wait_for 30 phase_is default sec Running
+check "the secret is a file" wait_for 5 log_has default sec c "file=hunter2"
+check "the secret is in the env (secretKeyRef)" log_has default sec c "env=hunter2"
+check "configMap keys are in the env (envFrom)" log_has default sec c "cm=blue"
+check "secret files are mode 0400" log_has default sec c "mode=400"
+check "the secret volume is a tmpfs" log_has default sec c "tmpfs /etc/sec tmpfs"
+check "\$(VAR) in env values is expanded" log_has default sec c "expanded=color blue"
+mkdir -p "$M/namespaces/other" 2>/dev/null
+wait_for 5 test -d "$M/namespaces/other/pods"
+sed 's/name: sec}/name: sec, namespace: other}/' "$D/pods/sec.yaml" >"$M/namespaces/other/pods/sec.yaml"
+waiting_cfg() { [ "$(pj other sec '.status.containerStatuses[0].state.waiting.reason // empty')" = CreateContainerConfigError ]; }
+check "another namespace's secret is not found: CreateContainerConfigError" wait_for 20 waiting_cfg
+check "... with the reason in the message" sh -c "pj other sec '.status.containerStatuses[0].state.waiting.message' | grep -q 'secret \"s1\" not found'"
+
+# --- init containers, in order, then the app ---
+cat >"$D/pods/init.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: init}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: w, emptyDir: {}}]
+  initContainers:
+  - {name: i1, image: $IMG, command: [sh, -c, 'sleep 0.3; echo one >> /w/order'], volumeMounts: [{name: w, mountPath: /w}]}
+  - {name: i2, image: $IMG, command: [sh, -c, 'echo two >> /w/order'], volumeMounts: [{name: w, mountPath: /w}]}
+  containers:
+  - {name: app, image: $IMG, command: [sh, -c, 'tr "\n" " " < /w/order; echo; sleep 3600'], volumeMounts: [{name: w, mountPath: /w}]}
+EOF
+check "a pod with init containers runs" wait_for 30 phase_is default init Running
+check "the init containers ran in order, before the app" wait_for 5 log_has default init app "one two"
+check "initContainerStatuses: both Completed" [ "$(pj default init '[.status.initContainerStatuses[].state.terminated.reason] | join(",")')" = Completed,Completed ]
+check "Initialized is True" [ "$(pj default init '.status.conditions[] | select(.type=="Initialized") | .status')" = True ]
+
+# --- restartPolicy Never: Failed with the exit code ---
+cat >"$D/pods/fail.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: fail}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: $IMG, command: [sh, -c, 'echo bye; exit 3']}]
+EOF
+check "restartPolicy Never and exit 3: phase Failed" wait_for 30 phase_is default fail Failed
+check "... exitCode 3, reason Error, no restart" [ "$(pj default fail '.status.containerStatuses[0] | "\(.state.terminated.exitCode) \(.state.terminated.reason) \(.restartCount)"')" = "3 Error 0" ]
+
+# --- a crashing container is restarted with back-off (OnFailure) ---
+cat >"$D/pods/crash.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: crash}
+spec:
+  restartPolicy: OnFailure
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: $IMG, command: [sh, -c, 'echo run; exit 1']}]
+EOF
+restarted() { [ "$(pj default crash '.status.containerStatuses[0].restartCount // 0')" -ge "$1" ]; }
+check "a failing container is restarted (OnFailure)" wait_for 30 restarted 2
+check "... its lastState is terminated with exitCode 1" [ "$(pj default crash '.status.containerStatuses[0].lastState.terminated.exitCode')" = 1 ]
+check "... and each run has its own log file" sh -c "[ -f $ST/logs/default_crash_$(pj default crash .metadata.uid)/c/1.log ]"
+crashloop() { [ "$(pj default crash '.status.containerStatuses[0].state.waiting.reason // empty')" = CrashLoopBackOff ]; }
+check "... it shows CrashLoopBackOff between runs" wait_for 20 crashloop
+
+# --- a failing liveness probe restarts the container ---
+cat >"$D/pods/live.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: live}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMG
+    command: [sh, -c, 'touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600']
+    livenessProbe: {exec: {command: [test, -f, /tmp/healthy]}, periodSeconds: 1, failureThreshold: 2}
+EOF
+lrestart() { [ "$(pj default live '.status.containerStatuses[0].restartCount // 0')" -ge 1 ]; }
+check "a failing liveness probe restarts the container" wait_for 40 lrestart
+check "... an Unhealthy event says so" sh -c "grep -l 'Liveness probe failed' $D/events/*.yaml >/dev/null 2>&1"
+
+# --- readiness: a probe that fails keeps the pod not Ready ---
+cat >"$D/pods/unready.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: unready}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMG
+    command: [httpd, -f, -p, "8080", -h, /var/www]
+    readinessProbe: {httpGet: {path: /nope.html, port: 8080}, periodSeconds: 1}
+  - name: d
+    image: $IMG
+    command: [sleep, "3600"]
+    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+EOF
+check "a pod whose readiness probe fails runs" wait_for 30 phase_is default unready Running
+sleep 2
+check "... but is not Ready (httpGet 404)" [ "$(pj default unready '.status.conditions[] | select(.type=="Ready") | .status')" = False ]
+check "... the tcpSocket probe of the other container succeeds" [ "$(pj default unready '.status.containerStatuses[] | select(.name=="d") | .ready')" = true ]
+
+# --- security context ---
+cat >"$D/pods/secure.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: secure}
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsUser: 1000, runAsGroup: 1000}
+  containers:
+  - name: c
+    image: $IMG
+    command: [sh, -c, 'touch /x 2>/dev/null && echo root=rw || echo root=ro; echo "uid=\$(id -u) gid=\$(id -g)"; grep CapBnd /proc/self/status; sleep 3600']
+    securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+EOF
+check "runAsUser/readOnlyRootFilesystem pod runs" wait_for 30 phase_is default secure Running
+check "the root filesystem is read-only" wait_for 5 log_has default secure c "root=ro"
+check "it runs as uid 1000 gid 1000" log_has default secure c "uid=1000 gid=1000"
+check "all capabilities are dropped" log_has default secure c "CapBnd:	0000000000000000"
+
+# --- memory limits are enforced ---
+cat >"$D/pods/oom.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: oom}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: $IMG
+    command: [sh, -c, 'x=\$(head -c 100000000 /dev/zero | tr "\0" a); echo survived']
+    resources: {limits: {memory: 20Mi}}
+EOF
+check "a container over its memory limit is OOMKilled" wait_for 40 sh -c "[ \"\$(jq -r '.status.containerStatuses[0].state.terminated.reason // empty' $D/pods/oom.json)\" = OOMKilled ]"
+
+# --- graceful deletion: SIGTERM first, then the pod goes with everything ---
+mkdir -p "$T/term"
+cat >"$D/pods/grace.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: grace}
+spec:
+  terminationGracePeriodSeconds: 20
+  volumes: [{name: h, hostPath: {path: $T/term}}]
+  containers:
+  - name: c
+    image: $IMG
+    command: [sh, -c, 'trap "echo got-TERM > /h/term; exit 0" TERM; while :; do sleep 0.1; done']
+    volumeMounts: [{name: h, mountPath: /h}]
+EOF
+check "a pod that handles SIGTERM runs" wait_for 30 phase_is default grace Running
+UID_G=$(pj default grace .metadata.uid)
+t0=$(date +%s)
+rm "$D/pods/grace.yaml"
+gone() { [ ! -e "$D/pods/$1.json" ]; }
+check "rm deletes it gracefully: gone once its container exits" wait_for 15 gone grace
+check "... well before the grace period (SIGTERM was handled)" [ $(($(date +%s) - t0)) -lt 15 ]
+check "... the container got SIGTERM" grep -q got-TERM "$T/term/term"
+check "... its state, logs and cgroup are gone" sh -c "[ ! -e $ST/pods/$UID_G ] && [ ! -e $ST/logs/default_grace_$UID_G ] && [ ! -e /sys/fs/cgroup/memory/kube9/pod$UID_G ]"
+check "... its container is gone from crun" sh -c "! crun_host list -q 2>/dev/null | grep -q $UID_G" 
+
+# --- a pod ignoring SIGTERM is killed after its grace period ---
+rm "$D/pods/web.yaml"
+check "a pod ignoring SIGTERM is killed after its grace period (1 s)" wait_for 15 gone web
+check "... its IP is free again" sh -c "! grep -rqs $UID_WEB $ST/cni/"
+check "the host no longer reaches its address" not curl -fsS -m 1 "http://$IP:8080/"
+
+for p in client sec init fail crash live unready secure oom; do rm -f "$D/pods/$p.yaml"; done
+rm -f "$M/namespaces/other/pods/sec.yaml"
+none_left() { [ -z "$(ls "$ST/pods")" ] && [ -z "$(crun_host list -q 2>/dev/null)" ]; }
+check "after deleting every pod nothing is left: no state, no containers" wait_for 30 none_left
+check "no pause process or shim is left" sh -c "! pgrep -P $NODE_PID -f 'kube9 (pause|shim)' >/dev/null"
+check "no logs are left" [ -z "$(ls $ST/logs)" ]
+done_testing
