@@ -135,19 +135,10 @@ static int report(const char *key, const char *uid, const char *msg)
 	json_decref(st);
 	if (rc < 0)
 		return rc;
-	char ev[300];
-	snprintf(ev, sizeof ev, "%s.%08lx%04x", name, (unsigned long)time(NULL),
-	         (unsigned)(rand() & 0xffff));
-	json_t *e = json_pack(
-	    "{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s}",
-	    "apiVersion", "v1", "kind", "Event", "metadata", "name", ev, "involvedObject", "kind",
-	    "Pod", "apiVersion", "v1", "namespace", ns, "name", name, "uid", uid, "reason",
-	    "FailedScheduling", "message", msg, "type", "Warning", "source", "component",
-	    "default-scheduler", "firstTimestamp", now, "lastTimestamp", now, "count", 1,
-	    "reportingComponent", "default-scheduler");
-	tree_path(path, sizeof path, "events", ns, ev, "json");
-	rc = tree_put_json(path, e, true);
-	json_decref(e);
+	json_t *ref = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", "Pod", "apiVersion", "v1",
+	                        "namespace", ns, "name", name, "uid", uid);
+	rc = tree_event(ref, "Warning", "FailedScheduling", msg, "default-scheduler");
+	json_decref(ref);
 	return rc;
 }
 

@@ -96,6 +96,18 @@ int tree_unlink(const char *path);
 char *tree_read(const char *path, size_t *len);
 json_t *tree_read_json(const char *path);
 
+/*
+ * Events (tree_event.c). tree_obj_ref: an ObjectReference to o (kind,
+ * apiVersion, namespace, name, uid, resourceVersion: those it has), a new
+ * object. tree_event: report about involved (an ObjectReference) a new
+ * Event of type "Normal" or "Warning" from component, in involved's
+ * namespace ("default" for cluster-scoped objects, as client-go does).
+ * 0 or -errno.
+ */
+json_t *tree_obj_ref(const json_t *o);
+int tree_event(const json_t *involved, const char *type, const char *reason, const char *msg,
+               const char *component);
+
 /* Seconds since an RFC 3339 time (huge when unparsable). */
 double tree_age(const char *rfc3339);
 
