@@ -5,7 +5,7 @@
  * One informer per resource (a .watch file of the mount), shared by every
  * controller; an index of dependents by owner uid and of objects by uid.
  * Each controller (ctl_rs.c, ctl_deploy.c, ctl_ep.c, ctl_nodelife.c,
- * ctl_ns.c, ctl_gc.c) gets every change through its on_event, queues the
+ * ctl_ns.c, ctl_gc.c, ctl_pv.c) gets every change through its on_event, queues the
  * keys it must look at, and syncs them in its own workers, reading the
  * informers and writing files. Nothing here speaks HTTP.
  */
@@ -19,7 +19,18 @@
 #include "kube9/map.h"
 #include "kube9/tree.h"
 
-enum { CTL_PODS, CTL_RS, CTL_DEPLOY, CTL_SVC, CTL_EP, CTL_NODES, CTL_NS, CTL_NRES };
+enum {
+	CTL_PODS,
+	CTL_RS,
+	CTL_DEPLOY,
+	CTL_SVC,
+	CTL_EP,
+	CTL_NODES,
+	CTL_NS,
+	CTL_PV,
+	CTL_PVC,
+	CTL_NRES
+};
 
 /* The resources: plural, .watch file, apiVersion, kind. */
 typedef struct ctl_res {
@@ -52,7 +63,7 @@ typedef struct ctl_loop {
 } ctl_loop;
 
 extern const ctl_loop ctl_rs_loop, ctl_deploy_loop, ctl_ep_loop, ctl_nodelife_loop, ctl_ns_loop,
-    ctl_gc_loop;
+    ctl_gc_loop, ctl_pv_loop;
 
 /* The object of resource res with key "NS/NAME" now (a new reference) or NULL. */
 json_t *ctl_get(ctl *c, int res, const char *key);
@@ -88,5 +99,26 @@ void ctl_rate_forget(ctl_rate *r, const char *key);
 
 /* "NS/NAME" of an object. */
 void ctl_key(const json_t *o, char *out, size_t n);
+
+/*
+ * Matching claims to PersistentVolumes (ctl_pv_match.c, pure), as
+ * Kubernetes' PV controller does for statically provisioned volumes.
+ * ctl_pv_class: the storage class of a PV or claim (the beta annotation
+ * volume.beta.kubernetes.io/storage-class, else spec.storageClassName;
+ * "" for none). ctl_pv_bound_to: whether pv's claimRef names claim
+ * (namespace, name, and its uid unless the claimRef has none).
+ * ctl_pv_satisfies: whether pv can serve the claim that names it in
+ * spec.volumeName (not being deleted, capacity, class, volumeMode, access
+ * modes; the selector is not looked at); else *why says what is wrong.
+ * ctl_pv_match: the index in pvs of the volume claim should bind to, or -1:
+ * one pre-bound to it (claimRef) if any fits its size, volumeMode and
+ * access modes; else among the Available, unclaimed ones that also match
+ * class and selector, the one with the fewest access modes, then the
+ * smallest, then the first by name.
+ */
+const char *ctl_pv_class(const json_t *o);
+bool ctl_pv_bound_to(const json_t *pv, const json_t *claim);
+bool ctl_pv_satisfies(const json_t *pv, const json_t *claim, const char **why);
+int ctl_pv_match(const json_t *claim, json_t *const *pvs, size_t n);
 
 #endif

@@ -22,10 +22,14 @@ const ctl_res ctl_res_tab[CTL_NRES] = {
     [CTL_EP] = {"endpoints", "namespaces/endpoints.watch", "v1", "Endpoints"},
     [CTL_NODES] = {"nodes", "nodes/.watch", "v1", "Node"},
     [CTL_NS] = {"namespaces", "namespaces/.watch", "v1", "Namespace"},
+    [CTL_PV] = {"persistentvolumes", "persistentvolumes/.watch", "v1", "PersistentVolume"},
+    [CTL_PVC] = {"persistentvolumeclaims", "namespaces/persistentvolumeclaims.watch", "v1",
+                 "PersistentVolumeClaim"},
 };
 
 static const ctl_loop *const loops[] = {&ctl_rs_loop,       &ctl_deploy_loop, &ctl_ep_loop,
-                                        &ctl_nodelife_loop, &ctl_ns_loop,     &ctl_gc_loop};
+                                        &ctl_nodelife_loop, &ctl_ns_loop,     &ctl_gc_loop,
+                                        &ctl_pv_loop};
 #define NLOOPS (sizeof loops / sizeof *loops)
 
 void ctl_key(const json_t *o, char *out, size_t n)
@@ -269,7 +273,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "The controller manager, driven by the kube9 mount at DIR: replica sets,\n"
 	      "deployments (scaling, rolling updates, rollback), endpoints, node lifecycle\n"
-	      "(heartbeats, NotReady, eviction), namespace deletion and garbage collection.\n"
+	      "(heartbeats, NotReady, eviction), namespace deletion, garbage collection and\n"
+	      "persistent volume binding.\n"
 	      "\n"
 	      "      --mount DIR               the kube9 mount to work through (required)\n"
 	      "      --node-grace S            a node silent this long becomes Ready=Unknown\n"
@@ -383,7 +388,7 @@ int cmd_controllers(int argc, char **argv)
 			return 1;
 	}
 	log_info("controllers running: replicasets, deployments, endpoints, nodes, namespaces, "
-	         "garbage collector");
+	         "garbage collector, persistentvolumes");
 	while (!x->stop)
 		pause();
 	log_info("kube9 controllers: stopping");
