@@ -14,7 +14,8 @@ done
 [ -x /bin/busybox ] || skip_all "busybox-static is not installed"
 
 # python3 helpers: mktar OUT.tar.gz ENTRY... (file:NAME, link:NAME:TARGET,
-# dir:NAME) and layout OUT TAG CMD LAYER.tar.gz... (an OCI layout).
+# dir:NAME), layout OUT TAG CMD LAYER.tar.gz... (an OCI layout), and index
+# OUT TAG AMD64_LAYOUT ARM64_LAYOUT (a layout whose image is an index).
 cat >"$T/mk.py" <<'EOF'
 import gzip, hashlib, io, json, os, sys, tarfile
 def mktar(out, specs):
@@ -55,8 +56,26 @@ def layout(out, tag, cmd, layers):
            "annotations": {"org.opencontainers.image.ref.name": tag}}]}
     open(os.path.join(out, "index.json"), "w").write(json.dumps(idx))
     open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+def index(out, tag, amd64, arm64):
+    os.makedirs(os.path.join(out, "blobs", "sha256"), exist_ok=True)
+    ms = []
+    for src, arch in ((arm64, "arm64"), (amd64, "amd64")):
+        for f in os.listdir(os.path.join(src, "blobs", "sha256")):
+            blob(out, open(os.path.join(src, "blobs", "sha256", f), "rb").read())
+        d = json.load(open(os.path.join(src, "index.json")))["manifests"][0]
+        d.pop("annotations", None)
+        d["platform"] = {"os": "linux", "architecture": arch}
+        ms.append(d)
+    ix = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": ms}
+    d, n = blob(out, json.dumps(ix).encode())
+    top = {"schemaVersion": 2, "manifests": [{"mediaType": ix["mediaType"], "digest": d, "size": n,
+           "annotations": {"org.opencontainers.image.ref.name": tag}}]}
+    open(os.path.join(out, "index.json"), "w").write(json.dumps(top))
+    open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
 if sys.argv[1] == "mktar":
     mktar(sys.argv[2], sys.argv[3:])
+elif sys.argv[1] == "index":
+    index(*sys.argv[2:6])
 else:
     layout(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
 EOF
@@ -165,6 +184,20 @@ check "another image with the same layer" test -n "$out2" -a "${out2#* }" != "${
 check "... shares the layer dir" [ "$(ndirs "$S")" = 1 ]
 
 check "a missing tag fails" not img pull --store "$S" "$REG/kube9/busybox:nope"
+python3 "$T/mk.py" index "$T/multi" 3 "$T/layout" "$T/other"
+skopeo copy -q --all --dest-tls-verify=false "oci:$T/multi:3" "docker://$REG/kube9/multi:3" \
+	>>"$T/skopeo.log" 2>&1
+out3=$(img pull --store "$S" "$REG/kube9/multi:3")
+mt=$(curl -s -H "Accept: application/vnd.oci.image.index.v1+json" \
+	"http://$REG/v2/kube9/multi/manifests/3" | jq -r .mediaType)
+check "an index ($mt) picks linux/amd64" test -n "$out3" -a "${out3#* }" = "${out#* }"
+skopeo copy -q --format v2s2 --dest-tls-verify=false "oci:$T/layout:1.35" \
+	"docker://$REG/kube9/v2s2:1" >>"$T/skopeo.log" 2>&1
+check "a Docker v2 schema 2 manifest" quiet img pull --store "$S" "$REG/kube9/v2s2:1"
+mt=$(jq -r .mediaType "$S/blobs/sha256/$(cut -d: -f2 "$S/refs/$REG/kube9/v2s2/:1")")
+check "... is stored as such" test "$mt" = application/vnd.docker.distribution.manifest.v2+json
+check "... shares the layer dir too" [ "$(ndirs "$S")" = 1 ]
+
 err=$(img_err pull --store "$S" "$REG/kube9/busybox:nope")
 check "... with the registry's words" has "$err" "failed to pull \"$REG/kube9/busybox:nope\": manifest unknown (MANIFEST_UNKNOWN, HTTP 404)"
 check "a bad reference is InvalidImageName" has "$(img_err pull --store "$S" Bad/Name)" InvalidImageName

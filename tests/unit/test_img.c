@@ -100,6 +100,38 @@ static void test_normalize(void)
 	unsetenv("KUBE9_INSECURE_REGISTRIES");
 }
 
+static void test_manifests(void)
+{
+	const char *d1 = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+	const char *d2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+	json_t *ix =
+	    json_pack("{s[{s:s,s{s:s,s:s}},{s:s,s{s:s,s:s,s:s}},{s:s,s{s:s,s:s}}]}", "manifests",
+	              "digest", d1, "platform", "os", "linux", "architecture", "arm64", "digest",
+	              d1, "platform", "os", "linux", "architecture", "amd64", "variant", "v3",
+	              "digest", d2, "platform", "os", "linux", "architecture", "amd64");
+	const json_t *e = img_index_pick(ix);
+	is_str(e ? json_string_value(json_object_get(e, "digest")) : NULL, d2,
+	       "an index picks linux/amd64 (no variant over v3)");
+	json_array_remove(json_object_get(ix, "manifests"), 2);
+	e = img_index_pick(ix);
+	is_str(e ? json_string_value(json_object_get(e, "digest")) : NULL, d1,
+	       "... or the amd64 variant there is");
+	json_array_remove(json_object_get(ix, "manifests"), 1);
+	ok(img_index_pick(ix) == NULL, "an index without linux/amd64 picks nothing");
+	json_decref(ix);
+
+	char err[256];
+	const char *v1 = "{\"schemaVersion\":1,\"fsLayers\":[]}";
+	ok(img_manifest_parse(v1, strlen(v1), err, sizeof err) == NULL && strstr(err, "schema 1"),
+	   "schema 1 manifests are refused: %s", err);
+	char *m = xasprintf("{\"schemaVersion\":2,\"config\":{\"digest\":\"%s\"},\"layers\":[{"
+	                    "\"digest\":\"sha256:x\",\"mediaType\":\"a\"}]}",
+	                    d1);
+	ok(img_manifest_parse(m, strlen(m), err, sizeof err) == NULL,
+	   "a bad layer digest is refused");
+	free(m);
+}
+
 static void test_auth(void)
 {
 	img_challenge c;
@@ -359,8 +391,10 @@ static void test_store(img_store *s)
 	is_str(i.ref, "kube9.local/t:1", "the ref is normalized");
 	ok(i.n_layers == 1 && i.layers[0] && !i.layers[1] && exists("%s/bin/hello", i.layers[0]),
 	   "one unpacked layer, NULL-terminated");
-	ok(json_equal(json_object_get(i.config, "Cmd"), json_pack("[s]", "sh")),
+	json_t *cmd = json_pack("[s]", "sh");
+	ok(json_equal(json_object_get(i.config, "Cmd"), cmd),
 	   "config is the image config's \"config\"");
+	json_decref(cmd);
 	snprintf(par.layer, sizeof par.layer, "%s", r == 0 ? i.layers[0] : "");
 	img_free(&i);
 
@@ -406,6 +440,7 @@ int main(void)
 	if (!mkdtemp(tmp))
 		return 1;
 	test_normalize();
+	test_manifests();
 	test_auth();
 	if (geteuid() != 0) {
 		printf("ok %d # SKIP layer and store tests need root (mknod, trusted xattrs)\n",
