@@ -1,7 +1,9 @@
 /* test_ctl.c - the controllers' pure logic (sched/ctl_logic.c): endpoints
- * subsets, unreachable tolerations, node conditions, taint and owner edits. */
+ * subsets, unreachable tolerations, node conditions, taint and owner edits;
+ * which volume a claim binds (sched/ctl_pv_match.c). */
 #include <stdlib.h>
 
+#include "ctl.h"
 #include "ctl_logic.h"
 #include "tap.h"
 
@@ -211,6 +213,191 @@ static void owners(void)
 	json_decref(fin);
 }
 
+/*
+ * A PersistentVolume: size, access modes (a JSON array), class (NULL: none),
+ * phase, labels (a JSON object) and more spec members (",..." or "").
+ */
+static json_t *pv(const char *name, const char *size, const char *modes, const char *cls,
+                  const char *phase, const char *labels, const char *spec)
+{
+	char s[2048];
+	snprintf(s, sizeof s,
+	         "{\"kind\":\"PersistentVolume\",\"metadata\":{\"name\":\"%s\",\"labels\":%s},"
+	         "\"spec\":{\"capacity\":{\"storage\":\"%s\"},\"accessModes\":%s%s%s%s%s},"
+	         "\"status\":{\"phase\":\"%s\"}}",
+	         name, labels, size, modes, cls ? ",\"storageClassName\":\"" : "", cls ? cls : "",
+	         cls ? "\"" : "", spec, phase);
+	return J(s);
+}
+
+/* The claim d/c (uid u-c) for size, modes and class (NULL: none), with more spec members. */
+static json_t *claim(const char *size, const char *modes, const char *cls, const char *spec)
+{
+	char s[2048];
+	snprintf(s, sizeof s,
+	         "{\"metadata\":{\"name\":\"c\",\"namespace\":\"d\",\"uid\":\"u-c\"},\"spec\":{"
+	         "\"accessModes\":%s,\"resources\":{\"requests\":{\"storage\":\"%s\"}}%s%s%s%s}}",
+	         modes, size, cls ? ",\"storageClassName\":\"" : "", cls ? cls : "",
+	         cls ? "\"" : "", spec);
+	return J(s);
+}
+
+#define RWO "[\"ReadWriteOnce\"]"
+#define NOL "{}"
+
+/* The name of the volume ctl_pv_match picks among v, or "none"; frees the claim. */
+static const char *pick(json_t *c, json_t **v, size_t n)
+{
+	int i = ctl_pv_match(c, v, n);
+	json_decref(c);
+	return i < 0 ? "none" : tree_meta(v[i], "name");
+}
+
+static void free_all(json_t **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(v[i]);
+}
+
+static void volumes(void)
+{
+	json_t *v[8];
+	/* size */
+	v[0] = pv("ten", "10Gi", RWO, NULL, "Available", NOL, "");
+	v[1] = pv("one", "1Gi", RWO, NULL, "Available", NOL, "");
+	v[2] = pv("five", "5Gi", RWO, NULL, "Available", NOL, "");
+	v[3] = pv("five-b", "5120Mi", RWO, NULL, "Available", NOL, "");
+	is_str(pick(claim("3Gi", RWO, NULL, ""), v, 4), "five",
+	       "the smallest that fits; equal sizes ('5Gi', '5120Mi') go by name");
+	is_str(pick(claim("1Gi", RWO, NULL, ""), v, 4), "one", "a volume of exactly the size fits");
+	is_str(pick(claim("1.5G", RWO, NULL, ""), v, 4), "five",
+	       "1.5G (decimal) is more than 1Gi: the next one");
+	is_str(pick(claim("11Gi", RWO, NULL, ""), v, 4), "none", "none is big enough");
+	free_all(v, 4);
+
+	/* class: none matches none or "", a class only itself; the beta annotation wins */
+	v[0] = pv("gold", "1Gi", RWO, "gold", "Available", NOL, "");
+	v[1] = pv("empty", "2Gi", RWO, "", "Available", NOL, "");
+	v[2] = pv("bare", "3Gi", RWO, NULL, "Available", NOL, "");
+	is_str(pick(claim("1Gi", RWO, NULL, ""), v, 3), "empty",
+	       "a claim without a class binds a volume without one, not a smaller classed one");
+	is_str(pick(claim("1Gi", RWO, "", ""), v, 3), "empty", "\"\" is no class");
+	is_str(pick(claim("1Gi", RWO, "gold", ""), v, 3), "gold", "a class binds its own");
+	is_str(pick(claim("1Gi", RWO, "silver", ""), v, 3), "none",
+	       "no default class is made up: a class nobody has binds nothing");
+	json_t *c = claim("1Gi", RWO, NULL, "");
+	json_object_set_new(json_object_get(c, "metadata"), "annotations",
+	                    J("{\"volume.beta.kubernetes.io/storage-class\":\"gold\"}"));
+	is_str(ctl_pv_class(c), "gold", "the beta storage-class annotation is the class");
+	is_str(pick(c, v, 3), "gold", "and is matched");
+	free_all(v, 3);
+
+	/* access modes: all of the claim's offered; fewer extra modes first */
+	v[0] = pv("rwo", "5Gi", RWO, NULL, "Available", NOL, "");
+	v[1] =
+	    pv("both", "1Gi", "[\"ReadWriteOnce\",\"ReadOnlyMany\"]", NULL, "Available", NOL, "");
+	v[2] = pv("rwx", "1Gi", "[\"ReadWriteMany\"]", NULL, "Available", NOL, "");
+	is_str(pick(claim("1Gi", "[\"ReadOnlyMany\"]", NULL, ""), v, 3), "both",
+	       "a mode only one volume offers");
+	is_str(pick(claim("1Gi", "[\"ReadWriteOnce\",\"ReadOnlyMany\"]", NULL, ""), v, 3), "both",
+	       "every mode of the claim must be offered");
+	is_str(pick(claim("1Gi", RWO, NULL, ""), v, 3), "rwo",
+	       "the volume with the fewest modes wins over a smaller one with more (Kubernetes' "
+	       "index order)");
+	is_str(pick(claim("1Gi", "[\"ReadWriteOncePod\"]", NULL, ""), v, 3), "none",
+	       "a mode no volume offers");
+	free_all(v, 3);
+
+	/* selector */
+	v[0] = pv("fast", "5Gi", RWO, NULL, "Available", "{\"tier\":\"fast\",\"zone\":\"a\"}", "");
+	v[1] = pv("slow", "1Gi", RWO, NULL, "Available", "{\"tier\":\"slow\"}", "");
+	v[2] = pv("plain", "1Gi", RWO, NULL, "Available", NOL, "");
+	is_str(pick(claim("1Gi", RWO, NULL, ",\"selector\":{\"matchLabels\":{\"tier\":\"fast\"}}"),
+	            v, 3),
+	       "fast", "matchLabels");
+	is_str(pick(claim("1Gi", RWO, NULL,
+	                  ",\"selector\":{\"matchExpressions\":[{\"key\":\"tier\",\"operator\":"
+	                  "\"NotIn\",\"values\":[\"fast\"]},{\"key\":\"tier\",\"operator\":"
+	                  "\"Exists\"}]}"),
+	            v, 3),
+	       "slow", "matchExpressions NotIn and Exists");
+	is_str(pick(claim("1Gi", RWO, NULL, ",\"selector\":{}"), v, 3), "plain",
+	       "an empty selector selects every volume");
+	is_str(pick(claim("1Gi", RWO, NULL,
+	                  ",\"selector\":{\"matchExpressions\":[{\"key\":\"tier\",\"operator\":"
+	                  "\"Bogus\"}]}"),
+	            v, 3),
+	       "none", "a selector that cannot be read selects nothing");
+	free_all(v, 3);
+
+	/* volumeMode (Filesystem by default), phase, being deleted */
+	v[0] = pv("block", "1Gi", RWO, NULL, "Available", NOL, ",\"volumeMode\":\"Block\"");
+	v[1] = pv("pending", "1Gi", RWO, NULL, "Pending", NOL, "");
+	v[2] = pv("released", "1Gi", RWO, NULL, "Released", NOL, "");
+	v[3] = pv("fs", "5Gi", RWO, NULL, "Available", NOL, ",\"volumeMode\":\"Filesystem\"");
+	is_str(pick(claim("1Gi", RWO, NULL, ""), v, 4), "fs",
+	       "a Filesystem claim skips Block volumes and volumes not Available");
+	is_str(pick(claim("1Gi", RWO, NULL, ",\"volumeMode\":\"Block\""), v, 4), "block",
+	       "a Block claim binds a Block volume");
+	json_object_set_new(json_object_get(v[3], "metadata"), "deletionTimestamp",
+	                    json_string("2024-01-01T00:00:00Z"));
+	is_str(pick(claim("1Gi", RWO, NULL, ""), v, 4), "none",
+	       "a volume being deleted is skipped");
+	free_all(v, 4);
+
+	/* claimRef: pre-bound wins; bound to another claim, or an older claim of this name, not */
+	v[0] = pv("small", "1Gi", RWO, NULL, "Available", NOL, "");
+	v[1] = pv("other", "1Gi", RWO, NULL, "Bound", NOL,
+	          ",\"claimRef\":{\"namespace\":\"d\",\"name\":\"x\",\"uid\":\"u-x\"}");
+	v[2] = pv("old", "1Gi", RWO, NULL, "Released", NOL,
+	          ",\"claimRef\":{\"namespace\":\"d\",\"name\":\"c\",\"uid\":\"u-old\"}");
+	v[3] = pv("mine", "9Gi", RWO, "other-class", "Pending", "{\"tier\":\"x\"}",
+	          ",\"claimRef\":{\"namespace\":\"d\",\"name\":\"c\"}");
+	is_str(pick(claim("1Gi", RWO, NULL, ",\"selector\":{\"matchLabels\":{\"a\":\"b\"}}"), v, 4),
+	       "mine",
+	       "a volume pre-bound by name wins over a smaller free one, whatever its class, "
+	       "labels, phase");
+	ok(ctl_pv_bound_to(v[3], c = claim("1Gi", RWO, NULL, "")) && !ctl_pv_bound_to(v[2], c) &&
+	       !ctl_pv_bound_to(v[1], c) && !ctl_pv_bound_to(v[0], c),
+	   "bound_to: by name without a uid, not with another uid, not another name, not unbound");
+	json_decref(c);
+	is_str(pick(claim("10Gi", RWO, NULL, ""), v, 4), "none",
+	       "but it must be big enough, and the others are taken");
+	is_str(pick(claim("1Gi", RWO, NULL, ""), v, 3), "small",
+	       "without it: the free one, not those claimed by others or an old claim");
+	free_all(v, 4);
+
+	/* what a claim naming its volume is held to */
+	const char *why = "";
+	json_t *vol = pv("v", "5Gi", RWO, "gold", "Available", NOL, "");
+	ok(ctl_pv_satisfies(vol, c = claim("5Gi", RWO, "gold", ""), &why), "satisfies");
+	json_decref(c);
+	ok(!ctl_pv_satisfies(vol, c = claim("6Gi", RWO, "gold", ""), &why) &&
+	       !strcmp(why, "requested PV is too small"),
+	   "too small: %s", why);
+	json_decref(c);
+	ok(!ctl_pv_satisfies(vol, c = claim("1Gi", RWO, NULL, ""), &why) &&
+	       !strcmp(why, "storageClassName does not match"),
+	   "another class: %s", why);
+	json_decref(c);
+	ok(!ctl_pv_satisfies(vol, c = claim("1Gi", RWO, "gold", ",\"volumeMode\":\"Block\""),
+	                     &why) &&
+	       !strcmp(why, "incompatible volumeMode"),
+	   "another volumeMode: %s", why);
+	json_decref(c);
+	ok(!ctl_pv_satisfies(vol, c = claim("1Gi", "[\"ReadWriteMany\"]", "gold", ""), &why) &&
+	       !strcmp(why, "incompatible accessMode"),
+	   "another access mode: %s", why);
+	json_decref(c);
+	ok(ctl_pv_satisfies(
+	       vol,
+	       c = claim("1Gi", RWO, "gold", ",\"selector\":{\"matchLabels\":{\"no\":\"pe\"}}"),
+	       &why),
+	   "the selector is not looked at for a named volume");
+	json_decref(c);
+	json_decref(vol);
+}
+
 int main(void)
 {
 	endpoints();
@@ -218,5 +405,6 @@ int main(void)
 	tolerations();
 	nodes();
 	owners();
+	volumes();
 	return tap_done();
 }
