@@ -48,6 +48,16 @@ static const struct verb {
 
 #define NVERBS (sizeof verbs / sizeof *verbs)
 
+#define COMMON_OPTS                                                                                \
+	"      --store DIR        the store (default " DEFAULT_STORE ")\n"                         \
+	"  -v, --verbose          debug logging\n"                                                 \
+	"  -h, --help             help\n"
+
+static void verb_usage(const struct verb *vb, FILE *f)
+{
+	fprintf(f, "%s\n%s", vb->help, COMMON_OPTS);
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: kube9 image VERB [options] ARGS\n\n"
@@ -56,10 +66,7 @@ static void usage(FILE *f)
 	      "  import  LAYOUT_DIR REF   import an OCI image layout as REF\n"
 	      "  pull    REF              pull REF from its registry\n"
 	      "  ls                       list the stored images\n\n"
-	      "options of every verb:\n"
-	      "      --store DIR        the store (default " DEFAULT_STORE ")\n"
-	      "  -v, --verbose          debug logging\n"
-	      "  -h, --help             help\n",
+	      "options of every verb:\n" COMMON_OPTS,
 	      f);
 }
 
@@ -164,8 +171,11 @@ int cmd_image(int argc, char **argv)
 	optind = 1;
 	argc--, argv++;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-		if (c && strchr("iap", c) && !strchr(vb->flags, c))
+		if (c && strchr("iap", c) && !strchr(vb->flags, c)) {
+			log_err("kube9 image %s: %s is not one of its options", vb->name,
+			        argv[optind - 1]);
 			c = '?';
+		}
 		switch (c) {
 		case 's':
 			o.store = optarg;
@@ -183,17 +193,17 @@ int cmd_image(int argc, char **argv)
 			k9_log_level = LOG_DEBUG;
 			break;
 		case 'h':
-			fputs(vb->help, stdout);
+			verb_usage(vb, stdout);
 			return 0;
 		default:
-			fputs(vb->help, stderr);
+			verb_usage(vb, stderr);
 			return 2;
 		}
 	}
 	o.args = argv + optind;
 	o.n_args = argc - optind;
 	if (o.n_args != vb->n_args) {
-		fputs(vb->help, stderr);
+		verb_usage(vb, stderr);
 		return 2;
 	}
 	char err[1024];
