@@ -2,9 +2,10 @@
 # tests/integration/ctl_pv.sh - the PersistentVolume controller through the
 # mount, no nodes: claims bound by size, class, access mode, selector,
 # claimRef and volumeName; a claim nothing fits stays Pending with one
-# FailedBinding Event and binds when a volume comes; Retain, Delete and
-# Recycle once the claim is gone; a claim Lost with its volume; a binding
-# cut short by a stopped controller completed by the next one.
+# FailedBinding Event (ProvisioningFailed with a class) and binds when a
+# volume comes; Retain, Delete and Recycle once the claim is gone; a claim
+# Lost with its volume; a binding cut short by a stopped controller
+# completed by the next one.
 . "$(dirname "$0")/lib.sh"
 [ -e /dev/fuse ] && command -v fusermount3 >/dev/null || skip_all "no FUSE"
 start_server
@@ -143,6 +144,10 @@ sleep 1
 check "at most one FailedBinding Event a minute" test "$(events pv c-none FailedBinding)" = 1
 pv none-1 2Gi '[ReadWriteOnce]' ''
 check_bound "a volume without a class that fits binds the pending claim" c-none none-1
+pvc c-nope 1Gi '[ReadWriteOnce]' nope
+check "a claim of a class nothing has gets Kubernetes' ProvisioningFailed (no StorageClass is served)" \
+	wait_for 10 has_event pv c-nope ProvisioningFailed
+check "and stays Pending" is "$C/c-nope.json" '.status.phase + (.spec.volumeName // "")' Pending
 
 # --- Retain: the volume is Released, keeps its claimRef, and is not bound again
 rm "$C/c-size.yaml"
