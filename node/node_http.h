@@ -9,5 +9,7 @@
 
 /* Serve on a->address:a->port from a->state_dir. 0, or -1 (logged). */
 int node_http_start(node_agent *a);
+/* Stop serving (the open connections are closed). */
+void node_http_stop(void);
 
 #endif
