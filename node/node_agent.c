@@ -85,12 +85,13 @@ static json_t *node_status(const node_agent *a, const node_one *n)
 	                        "kubelet has sufficient PID available", now, n->ready_since),
 	              condition("Ready", "True", "KubeletReady", "kubelet is posting ready status",
 	                        now, n->ready_since));
-	json_t *st = json_pack("{s:{s:o,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s,s:s}}}",
-	                 "status", "capacity", resources(n), "allocatable", resources(n),
-	                 "conditions", conds, "addresses", "type", "InternalIP", "address", n->ip,
-	                 "type", "Hostname", "address", n->name, "nodeInfo", "kubeletVersion",
-	                 "v1.32.0-kube9", "containerRuntimeVersion", a->rt->name, "operatingSystem",
-	                 "linux", "architecture", "amd64", "osImage", "kube9", "kernelVersion", "");
+	json_t *st =
+	    json_pack("{s:{s:o,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:s,s:s,s:s,s:s,s:s,s:s}}}",
+	              "status", "capacity", resources(n), "allocatable", resources(n), "conditions",
+	              conds, "addresses", "type", "InternalIP", "address", n->ip, "type",
+	              "Hostname", "address", n->name, "nodeInfo", "kubeletVersion", "v1.32.0-kube9",
+	              "containerRuntimeVersion", a->rt->name, "operatingSystem", "linux",
+	              "architecture", "amd64", "osImage", "kube9", "kernelVersion", "");
 	if (a->port > 0)
 		json_object_set_new(json_object_get(st, "status"), "daemonEndpoints",
 		                    json_pack("{s:{s:i}}", "kubeletEndpoint", "Port", a->port));
@@ -296,7 +297,8 @@ static int sync_pod(void *arg, const char *key)
 	const json_t *meta = json_object_get(pod, "metadata");
 	if (json_object_get(meta, "deletionTimestamp")) {
 		const json_t *g = json_object_get(meta, "deletionGracePeriodSeconds");
-		if (p && !stop_pod(a, p, json_is_integer(g) ? (int)json_integer_value(g) : -1, true)) {
+		if (p &&
+		    !stop_pod(a, p, json_is_integer(g) ? (int)json_integer_value(g) : -1, true)) {
 			json_decref(pod);
 			return 0;
 		}

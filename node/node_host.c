@@ -147,7 +147,7 @@ static bool active(node_agent *a, const char *uid)
 }
 
 /* What a pod nobody runs any more left: containers, sandbox, address, files. */
-static void clean_pod(const char *dir, const char *uid)
+void node_host_clean_pod(const char *dir, const char *uid)
 {
 	char path[4400];
 	node_path(path, sizeof path, "%s/ctr", dir);
@@ -198,7 +198,7 @@ static void *janitor(void *arg)
 			char dir[4500];
 			node_path(dir, sizeof dir, "%s/%s", pods, de->d_name);
 			log_info("pod %s: no longer bound here; removing what it left", de->d_name);
-			clean_pod(dir, de->d_name);
+			node_host_clean_pod(dir, de->d_name);
 		}
 		if (d)
 			closedir(d);

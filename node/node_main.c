@@ -15,38 +15,39 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: kube9 node --mount DIR [options]\n"
-	      "\n"
-	      "The node agent. Registers its node(s) in DIR/nodes/, heartbeats, runs the pods\n"
-	      "bound to them and reports their status, all through the kube9 mount at DIR.\n"
-	      "\n"
-	      "      --mount DIR        the kube9 mount to work through (required)\n"
-	      "      --hollow N         run N simulated nodes: pods are reported Running with\n"
-	      "                         a fake IP, nothing is started (for tests and scale)\n"
-	      "      --name NAME        node name; with --hollow the prefix of NAME-00000...\n"
-	      "                         (default: this host's name; hollow: \"hollow\")\n"
-	      "      --cpu Q            allocatable cpu per node (default 4)\n"
-	      "      --memory Q         allocatable memory per node (default 16Gi)\n"
-	      "      --pods N           pods per node at most (default 100)\n"
-	      "      --zones A,B,...    zones, given to the nodes in turn (default zone-a)\n"
-	      "      --regions X,Y,...  regions, given to the nodes in turn (default region-1)\n"
-	      "      --heartbeat S      seconds between heartbeats (default 10)\n"
-	      "      --workers N        pods handled at once (default 8)\n"
-	      "      --state-dir DIR    pods' state, logs and images (default /var/lib/kube9/node)\n"
-	      "      --address IP       this node's InternalIP; the HTTP endpoint listens there\n"
-	      "                         (default 127.0.0.1)\n"
-	      "      --port N           the HTTP endpoint: logs, usage (default 10250; 0: none)\n"
-	      "      --pod-cidr CIDR    pods' addresses (default 10.88.0.0/24)\n"
-	      "      --bridge NAME      the pods' bridge (default kube9br0)\n"
-	      "      --backoff S        first restart back-off of a crashing container, seconds;\n"
-	      "                         it doubles up to 30 times that (default 10)\n"
-	      "  -v, --verbose          debug logging\n"
-	      "  -h, --help             this text\n"
-	      "\n"
-	      "Without --hollow, pods bound to this host run under crun, each in its own\n"
-	      "network namespace on the bridge; capacity is the host's unless --cpu or\n"
-	      "--memory say otherwise. Needs root.\n",
-	      f);
+	fputs(
+	    "usage: kube9 node --mount DIR [options]\n"
+	    "\n"
+	    "The node agent. Registers its node(s) in DIR/nodes/, heartbeats, runs the pods\n"
+	    "bound to them and reports their status, all through the kube9 mount at DIR.\n"
+	    "\n"
+	    "      --mount DIR        the kube9 mount to work through (required)\n"
+	    "      --hollow N         run N simulated nodes: pods are reported Running with\n"
+	    "                         a fake IP, nothing is started (for tests and scale)\n"
+	    "      --name NAME        node name; with --hollow the prefix of NAME-00000...\n"
+	    "                         (default: this host's name; hollow: \"hollow\")\n"
+	    "      --cpu Q            allocatable cpu per node (default 4)\n"
+	    "      --memory Q         allocatable memory per node (default 16Gi)\n"
+	    "      --pods N           pods per node at most (default 100)\n"
+	    "      --zones A,B,...    zones, given to the nodes in turn (default zone-a)\n"
+	    "      --regions X,Y,...  regions, given to the nodes in turn (default region-1)\n"
+	    "      --heartbeat S      seconds between heartbeats (default 10)\n"
+	    "      --workers N        pods handled at once (default 8)\n"
+	    "      --state-dir DIR    pods' state, logs and images (default /var/lib/kube9/node)\n"
+	    "      --address IP       this node's InternalIP; the HTTP endpoint listens there\n"
+	    "                         (default 127.0.0.1)\n"
+	    "      --port N           the HTTP endpoint: logs, usage (default 10250; 0: none)\n"
+	    "      --pod-cidr CIDR    pods' addresses (default 10.88.0.0/24)\n"
+	    "      --bridge NAME      the pods' bridge (default kube9br0)\n"
+	    "      --backoff S        first restart back-off of a crashing container, seconds;\n"
+	    "                         it doubles up to 30 times that (default 10)\n"
+	    "  -v, --verbose          debug logging\n"
+	    "  -h, --help             this text\n"
+	    "\n"
+	    "Without --hollow, pods bound to this host run under crun, each in its own\n"
+	    "network namespace on the bridge; capacity is the host's unless --cpu or\n"
+	    "--memory say otherwise. Needs root.\n",
+	    f);
 }
 
 /* "a,b,c" -> NULL-terminated list (the string is kept). */
@@ -152,7 +153,9 @@ int cmd_node(int argc, char **argv)
 			bridge = optarg;
 			good = strlen(optarg) > 0 && strlen(optarg) < 16;
 			if (!good)
-				log_err("kube9 node: --bridge %s: a link name of 1 to 15 characters", optarg);
+				log_err(
+				    "kube9 node: --bridge %s: a link name of 1 to 15 characters",
+				    optarg);
 			break;
 		case 'O':
 			good = k9_flag_num("kube9 node", "backoff", optarg, 0.01, 3600, &backoff);
@@ -188,8 +191,8 @@ int cmd_node(int argc, char **argv)
 	else if (!mem_s)
 		mem *= 1000; /* quantities are in milli-units */
 	unsigned c1, c2, c3, c4, bits;
-	if (sscanf(cidr, "%u.%u.%u.%u/%u", &c1, &c2, &c3, &c4, &bits) != 5 || c1 > 255 || c2 > 255 ||
-	    c3 > 255 || c4 > 255 || bits < 8 || bits > 30) {
+	if (sscanf(cidr, "%u.%u.%u.%u/%u", &c1, &c2, &c3, &c4, &bits) != 5 || c1 > 255 ||
+	    c2 > 255 || c3 > 255 || c4 > 255 || bits < 8 || bits > 30) {
 		log_err("kube9 node: --pod-cidr %s: give an IPv4 network like 10.88.0.0/24", cidr);
 		return 2;
 	}

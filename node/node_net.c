@@ -35,8 +35,9 @@ static int cni(const char *cmd, const char *uid, pid_t pid, char *out, size_t n)
 	snprintf(e_cmd, sizeof e_cmd, "CNI_COMMAND=%s", cmd);
 	snprintf(e_id, sizeof e_id, "CNI_CONTAINERID=%s", uid);
 	snprintf(e_ns, sizeof e_ns, "CNI_NETNS=%s", netns);
-	char *argv[] = {"/usr/bin/env", "-i",           e_cmd,       e_id,  e_ns,
-	                "CNI_IFNAME=eth0", "CNI_PATH=" CNI_PATH, CNI_PATH "/bridge", NULL};
+	char *argv[] = {
+	    "/usr/bin/env",     "-i", e_cmd, e_id, e_ns, "CNI_IFNAME=eth0", "CNI_PATH=" CNI_PATH,
+	    CNI_PATH "/bridge", NULL};
 	int rc = node_run(argv, conf, 30, out, n);
 	free(conf);
 	return rc;
@@ -48,8 +49,8 @@ int node_net_add(const char *uid, pid_t pid, char *ip, size_t iplen, char *err, 
 	int rc = cni("ADD", uid, pid, out, sizeof out);
 	json_error_t je;
 	json_t *res = rc == 0 ? json_loads(out, 0, &je) : NULL;
-	const char *addr =
-	    json_string_value(json_object_get(json_array_get(json_object_get(res, "ips"), 0), "address"));
+	const char *addr = json_string_value(
+	    json_object_get(json_array_get(json_object_get(res, "ips"), 0), "address"));
 	if (!addr) {
 		/* CNI errors are {"code":N,"msg":"...","details":"..."} */
 		json_t *e = json_loads(out, 0, &je);

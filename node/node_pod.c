@@ -413,11 +413,14 @@ static int crun_stop(node_agent *a, node_pod *p, int grace, bool forget)
 	return cp ? 1 : 0;
 }
 
-/* A pod deleted while no worker had it: its logs go. */
+/* A pod deleted while no worker had it (the agent was down): what it left goes. */
 static void crun_forget(node_agent *a, const json_t *pod)
 {
 	(void)a;
-	char logs[4500];
+	char logs[4500], dir[4500];
+	node_path(dir, sizeof dir, "%s/pods/%s", node_crun.state_dir, tree_meta(pod, "uid"));
+	if (access(dir, F_OK) == 0)
+		node_host_clean_pod(dir, tree_meta(pod, "uid"));
 	node_path(logs, sizeof logs, "%s/logs/%s_%s_%s", node_crun.state_dir,
 	          tree_meta(pod, "namespace"), tree_meta(pod, "name"), tree_meta(pod, "uid"));
 	k9_rm_rf(logs);

@@ -38,8 +38,9 @@ static int port_of(const json_t *p, const json_t *ctr)
 		return (int)v;
 	size_t i;
 	const json_t *cp;
-	json_array_foreach(json_object_get(ctr, "ports"), i, cp) if (!strcmp(str(cp, "name") ?: "", name))
-	    return (int)json_integer_value(json_object_get(cp, "containerPort"));
+	json_array_foreach(json_object_get(ctr, "ports"), i,
+	                   cp) if (!strcmp(str(cp, "name") ?: "", name)) return (int)
+	    json_integer_value(json_object_get(cp, "containerPort"));
 	return -1;
 }
 
@@ -92,7 +93,8 @@ static int http(const json_t *g, const char *ip, int port, double timeout, char 
 	json_array_foreach(json_object_get(g, "httpHeaders"), i, hh)
 	{
 		char line[1024];
-		snprintf(line, sizeof line, "%s: %s", str(hh, "name") ?: "X", str(hh, "value") ?: "");
+		snprintf(line, sizeof line, "%s: %s", str(hh, "name") ?: "X",
+		         str(hh, "value") ?: "");
 		h = curl_slist_append(h, line);
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -152,7 +154,8 @@ int node_probe(const json_t *probe, const json_t *ctr, const char *ip, const cha
                char *msg, size_t n)
 {
 	const json_t *t = json_object_get(probe, "timeoutSeconds");
-	double timeout = json_is_integer(t) && json_integer_value(t) > 0 ? (double)json_integer_value(t) : 1;
+	double timeout =
+	    json_is_integer(t) && json_integer_value(t) > 0 ? (double)json_integer_value(t) : 1;
 	const json_t *p;
 	msg[0] = 0;
 	if ((p = json_object_get(probe, "exec")))

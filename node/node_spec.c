@@ -20,10 +20,21 @@
 #include "kube9/util.h"
 #include "node_crun.h"
 
-static const char *const default_caps[] = {
-    "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",     "CAP_MKNOD",
-    "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",           "CAP_SETFCAP",    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",     "CAP_AUDIT_WRITE", NULL};
+static const char *const default_caps[] = {"CAP_CHOWN",
+                                           "CAP_DAC_OVERRIDE",
+                                           "CAP_FSETID",
+                                           "CAP_FOWNER",
+                                           "CAP_MKNOD",
+                                           "CAP_NET_RAW",
+                                           "CAP_SETGID",
+                                           "CAP_SETUID",
+                                           "CAP_SETFCAP",
+                                           "CAP_SETPCAP",
+                                           "CAP_NET_BIND_SERVICE",
+                                           "CAP_SYS_CHROOT",
+                                           "CAP_KILL",
+                                           "CAP_AUDIT_WRITE",
+                                           NULL};
 
 static const json_t *get(const json_t *o, const char *k)
 {
@@ -99,7 +110,8 @@ json_t *node_spec_argv(const json_t *ctr, const json_t *imgcfg, const json_t *en
 		if (json_array_size(args))
 			add_strings(argv, args, env);
 		else
-			json_array_foreach(get(imgcfg, "Cmd"), i, v) json_array_append(argv, (json_t *)v);
+			json_array_foreach(get(imgcfg, "Cmd"), i, v)
+			    json_array_append(argv, (json_t *)v);
 	}
 	return argv;
 }
@@ -167,7 +179,8 @@ static json_t *resources(const json_t *ctr)
 	int64_t milli;
 	k9_err e;
 	if (str(lim, "memory") && obj_quantity_parse(str(lim, "memory"), &milli, &e) == 0)
-		json_object_set_new(r, "memory", json_pack("{s:I}", "limit", (json_int_t)(milli / 1000)));
+		json_object_set_new(r, "memory",
+		                    json_pack("{s:I}", "limit", (json_int_t)(milli / 1000)));
 	json_t *cpu = json_object();
 	const char *rq = str(req, "cpu") ? str(req, "cpu") : str(lim, "cpu");
 	if (rq && obj_quantity_parse(rq, &milli, &e) == 0) {
@@ -202,13 +215,16 @@ static json_t *std_mounts(const node_spec_in *in)
 	char p[4096];
 	json_t *m = json_array();
 	json_array_append_new(m, mnt("/proc", "proc", "proc", "nosuid,noexec,nodev"));
-	json_array_append_new(m, mnt("/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k"));
+	json_array_append_new(
+	    m, mnt("/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k"));
 	json_array_append_new(m, mnt("/dev/pts", "devpts", "devpts",
 	                             "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"));
-	json_array_append_new(m, mnt("/dev/shm", "tmpfs", "shm", "nosuid,noexec,nodev,mode=1777,size=65536k"));
+	json_array_append_new(
+	    m, mnt("/dev/shm", "tmpfs", "shm", "nosuid,noexec,nodev,mode=1777,size=65536k"));
 	json_array_append_new(m, mnt("/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev"));
 	json_array_append_new(m, mnt("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
-	json_array_append_new(m, mnt("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid,noexec,nodev,relatime,ro"));
+	json_array_append_new(
+	    m, mnt("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid,noexec,nodev,relatime,ro"));
 	static const char *const etc[] = {"hosts", "hostname", "resolv.conf", NULL};
 	for (int i = 0; etc[i]; i++) {
 		char dst[64];
@@ -263,17 +279,19 @@ json_t *node_spec(const node_spec_in *in)
 	snprintf(ns[1], sizeof ns[1], "/proc/%d/ns/ipc", in->sandbox_pid);
 	snprintf(ns[2], sizeof ns[2], "/proc/%d/ns/uts", in->sandbox_pid);
 	json_t *spec = json_pack(
-	    "{s:s,s:{s:b,s:o,s:o,s:o,s:s,s:o,s:b},s:{s:s,s:b},s:o,s:{s:[{s:s},{s:s},{s:s,s:s},{s:s,s:s},"
+	    "{s:s,s:{s:b,s:o,s:o,s:o,s:s,s:o,s:b},s:{s:s,s:b},s:o,s:{s:[{s:s},{s:s},{s:s,s:s},{s:s,"
+	    "s:s},"
 	    "{s:s,s:s}],s:s,s:o,s:[sssssssssss],s:[sssss]}}",
 	    "ociVersion", "1.0.2", "process", "terminal", 0, "user", user, "args", argv, "env", env,
 	    "cwd", cwd, "capabilities", capabilities(sc, uid == 0), "noNewPrivileges", nnp, "root",
 	    "path", in->rootfs, "readonly", ro, "mounts", std_mounts(in), "linux", "namespaces",
 	    "type", "pid", "type", "mount", "type", "network", "path", ns[0], "type", "ipc", "path",
 	    ns[1], "type", "uts", "path", ns[2], "cgroupsPath", in->cgroup, "resources",
-	    resources(ctr), "maskedPaths", "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-	    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-	    "/sys/firmware", "/proc/scsi", "/sys/devices/virtual/powercap", "readonlyPaths",
-	    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger");
+	    resources(ctr), "maskedPaths", "/proc/acpi", "/proc/asound", "/proc/kcore",
+	    "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+	    "/proc/sched_debug", "/sys/firmware", "/proc/scsi", "/sys/devices/virtual/powercap",
+	    "readonlyPaths", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+	    "/proc/sysrq-trigger");
 	return spec;
 }
 

@@ -102,7 +102,8 @@ static int project(const node_pod_ref *r, const json_t *src, bool secret, const 
 	if (!o) {
 		if (optional)
 			return 0;
-		snprintf(err, n, "%s \"%s\" not found", secret ? "secret" : "configmap", name ? name : "");
+		snprintf(err, n, "%s \"%s\" not found", secret ? "secret" : "configmap",
+		         name ? name : "");
 		return -1;
 	}
 	json_t *data = kv(o, secret);
@@ -117,20 +118,23 @@ static int project(const node_pod_ref *r, const json_t *src, bool secret, const 
 		{
 			const json_t *val = json_object_get(data, str(it, "key") ?: "");
 			if (!val) {
-				snprintf(err, n, "%s \"%s\" has no key \"%s\"", secret ? "secret" : "configmap",
-				         name, str(it, "key") ?: "");
+				snprintf(err, n, "%s \"%s\" has no key \"%s\"",
+				         secret ? "secret" : "configmap", name,
+				         str(it, "key") ?: "");
 				rc = -1;
 				break;
 			}
 			const json_t *m = json_object_get(it, "mode");
 			if ((rc = write_key(dir, str(it, "path") ?: str(it, "key"), val,
-			                    json_is_integer(m) ? (int)json_integer_value(m) : mode, err, n)))
+			                    json_is_integer(m) ? (int)json_integer_value(m) : mode,
+			                    err, n)))
 				break;
 		}
 	} else {
 		const char *k;
 		json_t *v;
-		json_object_foreach(data, k, v) if ((rc = write_key(dir, k, v, mode, err, n))) break;
+		json_object_foreach(data, k,
+		                    v) if ((rc = write_key(dir, k, v, mode, err, n))) break;
 	}
 	json_decref(data);
 	json_decref(o);
@@ -168,7 +172,9 @@ static int host_path(const json_t *hp, char *err, size_t n)
 		return -1;
 	}
 	if (!strcmp(type, "DirectoryOrCreate") && !there)
-		return k9_mkdir_p(path, 0755) < 0 ? (snprintf(err, n, "mkdir %s: %s", path, strerror(errno)), -1) : 0;
+		return k9_mkdir_p(path, 0755) < 0
+		           ? (snprintf(err, n, "mkdir %s: %s", path, strerror(errno)), -1)
+		           : 0;
 	if (!strcmp(type, "Directory") && (!there || !S_ISDIR(st.st_mode))) {
 		snprintf(err, n, "hostPath type check failed: %s is not a directory", path);
 		return -1;
@@ -188,7 +194,8 @@ static char *claim_path(const node_pod_ref *r, const json_t *src, char *err, siz
 	const char *vn = str(json_object_get(pvc, "spec"), "volumeName");
 	const char *phase = str(json_object_get(pvc, "status"), "phase");
 	if (!pvc || !vn || !phase || strcmp(phase, "Bound")) {
-		snprintf(err, n, "persistentvolumeclaim \"%s\" %s", cn, pvc ? "is not bound" : "not found");
+		snprintf(err, n, "persistentvolumeclaim \"%s\" %s", cn,
+		         pvc ? "is not bound" : "not found");
 		json_decref(pvc);
 		return NULL;
 	}
@@ -205,7 +212,8 @@ static char *claim_path(const node_pod_ref *r, const json_t *src, char *err, siz
 	else if (hp && host_path(hp, err, n) < 0)
 		;
 	else if (!hp && access(p, F_OK) < 0)
-		snprintf(err, n, "persistentvolume \"%s\": local path %s: %s", vn, p, strerror(errno));
+		snprintf(err, n, "persistentvolume \"%s\": local path %s: %s", vn, p,
+		         strerror(errno));
 	else
 		out = xstrdup(p);
 	json_decref(pv);
@@ -235,7 +243,8 @@ json_t *node_vol_setup(const node_pod_ref *r, char *err, size_t n)
 		} else if ((s = json_object_get(v, "hostPath"))) {
 			rc = host_path(s, err, n);
 			path = xstrdup(str(s, "path") ?: "");
-		} else if ((s = json_object_get(v, "configMap")) || (s = json_object_get(v, "secret"))) {
+		} else if ((s = json_object_get(v, "configMap")) ||
+		           (s = json_object_get(v, "secret"))) {
 			bool secret = json_object_get(v, "secret") != NULL;
 			k9_mkdir_p(dir, 0755);
 			rc = tmpfs(dir, "16m", err, n);
@@ -248,8 +257,10 @@ json_t *node_vol_setup(const node_pod_ref *r, char *err, size_t n)
 			rc = path ? 0 : -1;
 			ro = json_is_true(json_object_get(s, "readOnly"));
 		} else {
-			snprintf(err, n, "volume \"%s\": only emptyDir, hostPath, configMap, secret and "
-			         "persistentVolumeClaim are supported", name);
+			snprintf(err, n,
+			         "volume \"%s\": only emptyDir, hostPath, configMap, secret and "
+			         "persistentVolumeClaim are supported",
+			         name);
 			rc = -1;
 		}
 		if (rc) {
@@ -282,7 +293,9 @@ json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t
 		const char *sub = str(vm, "subPath");
 		if (sub && *sub) {
 			if (strstr(sub, "..") || sub[0] == '/') {
-				snprintf(err, n, "volumeMount %s: subPath must be relative, without '..'", name);
+				snprintf(err, n,
+				         "volumeMount %s: subPath must be relative, without '..'",
+				         name);
 				json_decref(m);
 				return NULL;
 			}
@@ -293,9 +306,9 @@ json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t
 			snprintf(src, sizeof src, "%s", str(v, "path"));
 		bool ro = json_is_true(json_object_get(vm, "readOnly")) ||
 		          json_is_true(json_object_get(v, "ro"));
-		json_array_append_new(m, json_pack("{s:s,s:s,s:s,s:[s,s,s]}", "destination", dst, "type",
-		                                   "bind", "source", src, "options", "rbind", "rprivate",
-		                                   ro ? "ro" : "rw"));
+		json_array_append_new(m, json_pack("{s:s,s:s,s:s,s:[s,s,s]}", "destination", dst,
+		                                   "type", "bind", "source", src, "options",
+		                                   "rbind", "rprivate", ro ? "ro" : "rw"));
 	}
 	return m;
 }
@@ -317,7 +330,8 @@ static const char *field(const node_pod_ref *r, const char *path)
 		return r->ip;
 	if (!strcmp(path, "status.hostIP"))
 		return r->host_ip;
-	if (!strncmp(path, "metadata.labels['", 17) || !strncmp(path, "metadata.annotations['", 22)) {
+	if (!strncmp(path, "metadata.labels['", 17) ||
+	    !strncmp(path, "metadata.annotations['", 22)) {
 		bool lab = path[9] == 'l';
 		char key[256];
 		snprintf(key, sizeof key, "%s", path + (lab ? 17 : 22));
@@ -398,14 +412,17 @@ json_t *node_vol_env(const node_pod_ref *r, const json_t *ctr, const json_t *img
 		else if (json_object_get(vf, "secretKeyRef"))
 			val = key_ref(r, json_object_get(vf, "secretKeyRef"), true, &keep, err, n);
 		else if (json_object_get(vf, "configMapKeyRef"))
-			val = key_ref(r, json_object_get(vf, "configMapKeyRef"), false, &keep, err, n);
+			val = key_ref(r, json_object_get(vf, "configMapKeyRef"), false, &keep, err,
+			              n);
 		else if (json_object_get(vf, "fieldRef")) {
 			const char *fp = str(json_object_get(vf, "fieldRef"), "fieldPath") ?: "";
 			if (!(val = field(r, fp)))
 				snprintf(err, n, "env %s: fieldPath %s is not supported", name, fp);
 		} else
-			snprintf(err, n, "env %s: only value, secretKeyRef, configMapKeyRef and fieldRef "
-			         "are supported", name);
+			snprintf(err, n,
+			         "env %s: only value, secretKeyRef, configMapKeyRef and fieldRef "
+			         "are supported",
+			         name);
 		if (val)
 			json_object_set_new(env, name, json_string(val));
 		free(own);
