@@ -219,7 +219,14 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 	                 &reason, err, sizeof err);
 	json_decref(auths);
 	if (rc < 0) {
-		fail_start(cp, c, reason ? reason : "ErrImagePull", err);
+		reason = reason ? reason : "ErrImagePull";
+		if (!strcmp(reason, "ErrImagePull") && c->backoff > 0) {
+			/* failed before: the kubelet says it is backing off */
+			char m[sizeof err + 600];
+			node_path(m, sizeof m, "Back-off pulling image \"%s\": %s", c->image, err);
+			fail_start(cp, c, "ImagePullBackOff", m);
+		} else
+			fail_start(cp, c, reason, err);
 		return;
 	}
 	node_path(c->image_id, sizeof c->image_id, "%s", im.id);

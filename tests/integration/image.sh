@@ -115,29 +115,6 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 EOF
 
-# start_registry NAME [AUTH_YAML]: docker-registry on a free loopback port; sets REG.
-start_registry() {
-	name=$1
-	port=$(free_port)
-	{
-		printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n'
-		printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$T/$name"
-		printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
-		[ -n "${2:-}" ] && printf '%s\n' "$2"
-	} >"$T/$name.yml"
-	/usr/bin/docker-registry serve "$T/$name.yml" >>"$T/$name.log" 2>&1 &
-	PIDS="$PIDS $!"
-	REG=127.0.0.1:$port
-	wait_for 20 sh -c "curl -s -o /dev/null -w '%{http_code}' http://$REG/v2/ | grep -qv 000" ||
-		{ echo "# registry $name did not start:"; sed 's/^/# /' "$T/$name.log"; exit 1; }
-}
-
-# push LAYOUT:TAG DEST [CREDS]
-push() {
-	skopeo copy -q --dest-tls-verify=false ${3:+--dest-creds "$3"} "oci:$1" "docker://$2" \
-		>>"$T/skopeo.log" 2>&1
-}
-
 img() { "$KUBE9" image "$@" 2>>"$T/kube9.log"; }
 # img_err ARGS...: kube9 image ARGS, its stderr on stdout (and in the log)
 img_err() { "$KUBE9" image "$@" 2>&1 >/dev/null | tee -a "$T/kube9.log"; }

@@ -138,3 +138,26 @@ pod() {
 	printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  labels: %s\nspec:\n  containers:\n  - name: c\n    image: %s\n' \
 		"$1" "${2:-{\}}" "${3:-busybox}"
 }
+
+# start_registry NAME [AUTH_YAML]: docker-registry on a free loopback port; sets REG.
+start_registry() {
+	name=$1
+	port=$(free_port)
+	{
+		printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n'
+		printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$T/$name"
+		printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
+		[ -n "${2:-}" ] && printf '%s\n' "$2"
+	} >"$T/$name.yml"
+	/usr/bin/docker-registry serve "$T/$name.yml" >>"$T/$name.log" 2>&1 &
+	PIDS="$PIDS $!"
+	REG=127.0.0.1:$port
+	wait_for 20 sh -c "curl -s -o /dev/null -w '%{http_code}' http://$REG/v2/ | grep -qv 000" ||
+		{ echo "# registry $name did not start:"; sed 's/^/# /' "$T/$name.log"; exit 1; }
+}
+
+# push LAYOUT:TAG DEST [CREDS]
+push() {
+	skopeo copy -q --dest-tls-verify=false ${3:+--dest-creds "$3"} "oci:$1" "docker://$2" \
+		>>"$T/skopeo.log" 2>&1
+}
