@@ -109,7 +109,7 @@ images: $(B)/images/busybox
 $(B)/images/busybox: scripts/mkimage.sh | .deps-ok
 	scripts/mkimage.sh $@ 1.35
 
-up: all
+up: all images
 	@scripts/up.sh $(DATA_DIR) $(MOUNT_DIR)
 
 down:

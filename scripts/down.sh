@@ -10,7 +10,7 @@ stop() {
 	kill -9 "$1" 2>/dev/null || true
 }
 # the programs working through the mount first, so nothing holds it open
-for name in node controllers sched; do
+for name in node hollow controllers sched; do
 	pf=$data/$name.pid
 	if [ -f "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null; then
 		stop "$(cat "$pf")"
@@ -18,6 +18,23 @@ for name in node controllers sched; do
 	fi
 	rm -f "$pf"
 done
+# the node's pods: their containers and sandboxes go too (KUBE9_KEEP_PODS=1
+# keeps them running; the next agent adopts them, as a kubelet would)
+st=$data/node
+if [ -d "$st/crun" ] && [ "${KUBE9_KEEP_PODS:-0}" != 1 ]; then
+	# crun sees cgroups as the agent does: v1 only on a host in hybrid mode
+	crun_() { unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root "$0" "$@"' "$st/crun" "$@"; }
+	ids=$(crun_ list -q 2>/dev/null)
+	for id in $ids; do crun_ kill "$id" KILL 2>/dev/null; done
+	[ -n "$ids" ] && sleep 0.5
+	for id in $ids; do crun_ delete -f "$id" 2>/dev/null; done
+	for f in "$st"/pods/*/sandbox.json; do
+		p=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$f" 2>/dev/null)
+		[ -n "$p" ] && grep -q pause "/proc/$p/cmdline" 2>/dev/null && kill -9 "$p"
+	done
+	[ -n "$ids" ] && echo "down: stopped the node's containers" >&2
+	ip link del kube9br0 2>/dev/null && echo "down: removed the pods' bridge kube9br0" >&2
+fi
 if mountpoint -q "$mnt"; then
 	fusermount3 -u "$mnt" || umount -l "$mnt"
 	echo "down: unmounted $mnt" >&2

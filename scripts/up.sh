@@ -2,9 +2,11 @@
 # scripts/up.sh DATA_DIR [MOUNTPOINT] - start the all-in-one cluster in the
 # background: the API server, the cluster mounted at MOUNTPOINT (default
 # /mnt/kube9), and, working through that mount, the scheduler, the
-# controllers and KUBE9_HOLLOW (3) hollow nodes (until the crun runtime is
-# built, pods run on hollow nodes: reported Running, nothing started). Waits
-# until each answers and says where things are. `make down` stops it.
+# controllers and a real node agent for this host, which runs pods under
+# crun (its state, logs and images in DATA_DIR/node; the examples' image is
+# imported from build/images/busybox, so no network is needed). With
+# KUBE9_HOLLOW=N, N hollow nodes join as well. Waits until each answers and
+# says where things are. `make down` stops it.
 set -eu
 data=${1:-/var/lib/kube9}
 mnt=${2:-/mnt/kube9}
@@ -64,7 +66,16 @@ start_daemon() {
 }
 start_daemon sched sched --mount "$mnt"
 start_daemon controllers controllers --mount "$mnt"
-start_daemon node node --mount "$mnt" --hollow "${KUBE9_HOLLOW:-3}" --zones zone-a,zone-b,zone-c
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$root/build/images/busybox/index.json" ]; then
+	"$bin" image import --store "$data/node/images" "$root/build/images/busybox" \
+		kube9.local/busybox:1.35 >>"$data/node.log" 2>&1 ||
+		echo "up: importing the examples' image failed; see $data/node.log" >&2
+fi
+start_daemon node node --mount "$mnt" --state-dir "$data/node"
+if [ "${KUBE9_HOLLOW:-0}" -gt 0 ]; then
+	start_daemon hollow node --mount "$mnt" --hollow "$KUBE9_HOLLOW" --zones zone-a,zone-b,zone-c
+fi
 echo "kubeconfig: $data/admin.kubeconfig"
-echo "try: kubectl --kubeconfig $data/admin.kubeconfig get namespaces"
-echo "try: cp examples/web.yaml $mnt/namespaces/default/; ls $mnt/namespaces/default/pods"
+echo "try: kubectl --kubeconfig $data/admin.kubeconfig get nodes"
+echo "try: cp examples/pod.yaml $mnt/namespaces/default/pods/web.yaml; cat $mnt/namespaces/default/pods/web.yaml"
