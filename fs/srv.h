@@ -60,8 +60,9 @@ typedef struct srv_req {
 	srv_target target;
 	char ns[254]; /* "" = all namespaces / cluster-scoped */
 	char name[254];
-	char sub[32]; /* subresource: status, scale, finalize, binding, "" */
-	bool watch;   /* ?watch=true or /watch/ path */
+	char sub[32];           /* subresource: status, scale, finalize, binding, log, proxy, "" */
+	const char *proxy_path; /* nodes/NAME/proxy: the rest of the path ("/metrics/resource") */
+	bool watch;             /* ?watch=true or /watch/ path */
 	/* query parameters (NULL when absent) */
 	const char *label_selector, *field_selector, *resource_version, *cont, *dry_run;
 	const char *grace_period, *propagation, *field_validation;
@@ -84,6 +85,10 @@ typedef struct srv_resp {
 	const char *content_type;
 	/* streaming watch: when set, srv_http.c calls it to produce chunks */
 	struct srv_watch_stream *stream;
+	/* any other stream (the proxies): read gives up to max bytes, -1 at the end */
+	long (*read)(void *cls, char *buf, size_t max);
+	void (*free)(void *cls);
+	void *cls;
 } srv_resp;
 
 /* srv_auth.c */
@@ -116,6 +121,15 @@ int srv_watch_start(srv_req *r, srv_resp *out, k9_err *e);
 /* Produce up to max bytes of the stream into buf; -1 at the end. */
 long srv_watch_read(struct srv_watch_stream *w, char *buf, size_t max);
 void srv_watch_free(struct srv_watch_stream *w);
+/* The client of connection fd hung up (-1: never). */
+bool srv_client_gone(int fd);
+
+/*
+ * srv_proxy.c: pods/NAME/log and nodes/NAME/proxy/PATH, streamed from the
+ * node agent's endpoint (the node's InternalIP and kubelet port).
+ */
+int srv_proxy_log(srv_req *r, srv_resp *out, k9_err *e);
+int srv_proxy_node(srv_req *r, srv_resp *out, k9_err *e);
 
 /* srv_table.c: meta.k8s.io Table answers for kubectl get. */
 bool srv_wants_table(const char *accept);

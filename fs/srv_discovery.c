@@ -65,6 +65,12 @@ static json_t *resource_list(const char *group, const char *version)
 			json_object_set_new(s, "version", json_string("v1"));
 			json_array_append_new(res, s);
 		}
+		if (!strcmp(k[i].plural, "pods"))
+			json_array_append_new(res,
+			                      resource_entry("pods/log", "", true, "Pod", "get"));
+		if (!strcmp(k[i].plural, "nodes"))
+			json_array_append_new(res, resource_entry("nodes/proxy", "", false,
+			                                          "NodeProxyOptions", "get"));
 		if (!strcmp(k[i].plural, "namespaces"))
 			json_array_append_new(res, resource_entry("namespaces/finalize", "", false,
 			                                          "Namespace", "update"));

@@ -135,6 +135,29 @@ static void watch_free(void *cls)
 	srv_watch_free(cls);
 }
 
+/* Any other stream (srv_resp.read), as libmicrohttpd's reader. */
+typedef struct stream_cb {
+	long (*read)(void *cls, char *buf, size_t max);
+	void (*free)(void *cls);
+	void *cls;
+} stream_cb;
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	stream_cb *s = cls;
+	long n = s->read(s->cls, buf, max);
+	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+static void stream_free(void *cls)
+{
+	stream_cb *s = cls;
+	if (s->free)
+		s->free(s->cls);
+	free(s);
+}
+
 /* Convert the body of out to YAML when the client asked for it. */
 static void maybe_yaml(struct MHD_Connection *c, srv_resp *out)
 {
@@ -161,6 +184,13 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, srv_resp *out)
 		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0);
 		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, watch_reader,
 		                                         out->stream, watch_free);
+	} else if (out->read) {
+		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0);
+		stream_cb *s = xmalloc(sizeof *s);
+		*s = (stream_cb){out->read, out->free, out->cls};
+		out->read = NULL;
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader,
+		                                         s, stream_free);
 	} else {
 		maybe_yaml(c, out);
 		resp = MHD_create_response_from_buffer(out->len, out->body, MHD_RESPMEM_MUST_FREE);

@@ -228,6 +228,10 @@ static int srv_delete_collection(srv_req *r, srv_resp *out, k9_err *e)
 int srv_handle_resource(srv_req *r, srv_resp *out, k9_err *e)
 {
 	const char *v = r->verb;
+	if (!strcmp(v, "get") && !strcmp(r->sub, "log"))
+		return srv_proxy_log(r, out, e);
+	if (!strcmp(v, "get") && !strcmp(r->sub, "proxy"))
+		return srv_proxy_node(r, out, e);
 	if (!strcmp(v, "get"))
 		return !strcmp(r->sub, "scale") ? srv_get_scale(r, out, e) : srv_get(r, out, e);
 	if (!strcmp(v, "list"))

@@ -5,6 +5,8 @@
  *   /api/v1/RESOURCE/NAME[/SUB]               cluster-scoped object
  *   /api/v1/namespaces/NS/RESOURCE[/NAME[/SUB]]
  *   /apis/GROUP/VERSION/...                   the same below a named group
+ *   /api/v1/namespaces/NS/pods/NAME/log       a container's log (srv_proxy.c)
+ *   /api/v1/nodes/NAME/proxy/PATH             the node agent's PATH (srv_proxy.c)
  *   .../watch/...                             the legacy watch prefix
  */
 #include <string.h>
@@ -95,7 +97,9 @@ int srv_route(srv_req *r, k9_err *e)
 			name = seg[i + 1];
 		if (left >= 3)
 			sub = seg[i + 2];
-		if (left > 3)
+		if (left >= 3 && !strcmp(plural, "nodes") && !strcmp(sub, "proxy"))
+			r->proxy_path = r->path + (seg[i + 2] - buf) + 5; /* what follows */
+		else if (left > 3)
 			return not_found(e);
 	} else {
 		return not_found(e);
@@ -113,6 +117,8 @@ int srv_route(srv_req *r, k9_err *e)
 		int okay = (!strcmp(sub, "status") && r->kind->has_status) ||
 		           (!strcmp(sub, "scale") && r->kind->has_scale) ||
 		           (!strcmp(sub, "binding") && !strcmp(r->kind->plural, "pods")) ||
+		           (!strcmp(sub, "log") && !strcmp(r->kind->plural, "pods")) ||
+		           (!strcmp(sub, "proxy") && !strcmp(r->kind->plural, "nodes")) ||
 		           (!strcmp(sub, "finalize") && !strcmp(r->kind->plural, "namespaces"));
 		if (!okay)
 			return not_found(e);

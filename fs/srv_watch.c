@@ -77,7 +77,7 @@ static void initial_item(const store_obj *o, void *arg)
 		emit(ws, "ADDED", o->value, o->len);
 }
 
-static bool client_gone(int fd)
+bool srv_client_gone(int fd)
 {
 	if (fd < 0)
 		return false;
@@ -161,7 +161,7 @@ long srv_watch_read(struct srv_watch_stream *ws, char *buf, size_t max)
 			return (long)n;
 		}
 		if (ws->done || ws->s->stopping || k9_mono_ns() >= ws->deadline_ns ||
-		    client_gone(ws->fd))
+		    srv_client_gone(ws->fd))
 			return -1;
 		store_event ev;
 		k9_err e = {0};

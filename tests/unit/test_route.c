@@ -43,6 +43,22 @@ int main(void)
 	r = route("GET", "/api/v1/nodes/n1", &rc, &e);
 	ok(rc == 0 && !strcmp(r.kind->plural, "nodes") && !strcmp(r.name, "n1") && !r.ns[0],
 	   "cluster-scoped object");
+	r = route("GET", "/api/v1/namespaces/default/pods/web/log", &rc, &e);
+	ok(rc == 0 && !strcmp(r.sub, "log") && !strcmp(r.verb, "get") && !strcmp(r.name, "web"),
+	   "pods/NAME/log");
+	r = route("GET", "/api/v1/namespaces/default/services/web/log", &rc, &e);
+	ok(rc < 0 && e.code == 404, "only pods have a log");
+	r = route("GET", "/api/v1/nodes/n1/proxy/metrics/resource", &rc, &e);
+	ok(rc == 0 && !strcmp(r.sub, "proxy") && !strcmp(r.name, "n1") && r.proxy_path &&
+	       !strcmp(r.proxy_path, "/metrics/resource") && !strcmp(r.verb, "get"),
+	   "nodes/NAME/proxy/PATH keeps the rest of the path");
+	r = route("GET", "/api/v1/nodes/n1/proxy", &rc, &e);
+	ok(rc == 0 && !strcmp(r.sub, "proxy") && r.proxy_path && !r.proxy_path[0],
+	   "nodes/NAME/proxy");
+	r = route("GET", "/api/v1/nodes/n1/status/x", &rc, &e);
+	ok(rc < 0 && e.code == 404, "only proxy takes a longer path");
+	r = route("POST", "/api/v1/nodes/n1/proxy/x", &rc, &e);
+	ok(rc < 0 && e.code == 405, "proxy: GET only");
 	r = route("GET", "/api/v1/watch/namespaces/default/pods", &rc, &e);
 	ok(rc == 0 && r.watch && !strcmp(r.verb, "watch"), "legacy /watch/ prefix");
 	r = route("GET", "/api/v1/watch/namespaces/default/pods/web", &rc, &e);
