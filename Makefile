@@ -18,6 +18,7 @@ DATA_DIR ?= /var/lib/kube9
 MOUNT_DIR ?= /mnt/kube9
 B        ?= build
 KUBE9    := $(if $(filter build,$(B)),bin/kube9,$(B)/kube9)
+SHIM     := $(dir $(KUBE9))kube9-shim
 
 LIB_SRC  := $(wildcard lib/*.c)
 FS_SRC   := $(wildcard fs/*.c)
@@ -30,9 +31,9 @@ CMD_OBJ  := $(patsubst %.c,$(B)/%.o,$(CMD_SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test unit integration asan lint fmt up down images fuzz bench bench-api bench-mount bench-sched bench-scale clean
+.PHONY: all deps test unit integration asan lint fmt up down images fuzz bench bench-api bench-mount bench-sched bench-pods bench-scale clean
 
-all: .deps-ok $(KUBE9) $(UNIT_BIN)
+all: .deps-ok $(KUBE9) $(SHIM) $(UNIT_BIN)
 
 # `make deps` installs what is missing (as root, non-interactive); other
 # targets run it only when a package is absent.
@@ -60,6 +61,11 @@ $(B)/libkube9.a: $(CORE_OBJ)
 $(KUBE9): $(CMD_OBJ) $(B)/libkube9.a
 	@mkdir -p $(dir $@)
 	$(CC) $(K9_CFLAGS) -o $@ $(CMD_OBJ) $(B)/libkube9.a $(LDFLAGS) $(LDLIBS)
+
+# pods' sandboxes and shims: libc only, quick to start (cmd/shim/main.c)
+$(SHIM): $(B)/cmd/shim/main.o $(B)/node/node_shim.o $(B)/lib/util.o
+	@mkdir -p $(dir $@)
+	$(CC) $(K9_CFLAGS) -o $@ $^ $(LDFLAGS) -pthread
 
 $(B)/tests/%: tests/unit/%.c $(B)/libkube9.a tests/unit/tap.h
 	@mkdir -p $(B)/tests
@@ -129,7 +135,7 @@ $(WATCH_BIN): bench/watch_count.c $(B)/libkube9.a | .deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(K9_CFLAGS) -o $@ $< $(B)/libkube9.a $(LDFLAGS) $(LDLIBS)
 
-bench: bench-api bench-mount bench-sched
+bench: bench-api bench-mount bench-sched bench-pods
 
 bench-api: all $(BENCH_BIN)
 	@B=$(B) KUBE9=$(KUBE9) bench/run.sh
@@ -139,6 +145,9 @@ bench-mount: all $(BENCH_BIN)
 
 bench-sched: all $(WATCH_BIN)
 	@B=$(B) KUBE9=$(KUBE9) bench/sched.sh
+
+bench-pods: all
+	@B=$(B) KUBE9=$(KUBE9) bench/pods.sh
 
 bench-scale: all $(WATCH_BIN)
 	@B=$(B) KUBE9=$(KUBE9) bench/scale.sh
