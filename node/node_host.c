@@ -104,7 +104,8 @@ int node_host_init(const char *state_dir, const char *bridge, const char *cidr, 
 	if (access(shim, X_OK) == 0)
 		node_path(self, sizeof self, "%s", shim);
 	else
-		log_warn("kube9 node: %s is missing; pods' shims start as `kube9 shim` (slower)", shim);
+		log_warn("kube9 node: %s is missing; pods' shims start as `kube9 shim` (slower)",
+		         shim);
 	node_crun.self = self;
 	char d[4200], err[512];
 	node_path(d, sizeof d, "%s/images", state_dir);

@@ -191,4 +191,3 @@ bool node_pid_is(pid_t pid, const char *word)
 			buf[i] = ' ';
 	return strstr(buf, word) != NULL;
 }
-

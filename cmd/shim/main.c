@@ -19,6 +19,7 @@ int main(int argc, char **argv)
 	fputs("usage: kube9-shim shim|pause ARGS...\n\n"
 	      "Started by `kube9 node` for each pod sandbox (pause) and each container run\n"
 	      "(shim); `kube9-shim shim --help` and `kube9-shim pause --help` say more.\n",
-	      argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout : stderr);
+	      argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout
+	                                                                          : stderr);
 	return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : 2;
 }
