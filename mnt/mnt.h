@@ -6,6 +6,7 @@
  *   /namespaces/NS/RESOURCE/NAME.yaml|.json   namespaced objects
  *   /RESOURCE/NAME.yaml|.json                 cluster-scoped ones (nodes, pvs)
  *   NAME.status|.binding|.scale               subresources (unlisted; see mnt_sub.c)
+ *   NAME.log, NAME.CONTAINER.log, NAME.metrics  logs, a node's usage (read from the server)
  *   DIR/.events   blocking feed of changes     DIR/.errors  latest refusals
  *   DIR/.watch    the same with the objects, in the Kubernetes watch format
  *   /namespaces/RESOURCE.events|.watch          RESOURCE in every namespace (unlisted)
@@ -53,7 +54,16 @@ enum {
 	/* of the cluster, for a namespaced r: 1 namespaces/R.events, 3 namespaces/R.watch */
 };
 /* Selector dirs: 0 dir, 1 .events, 2 .watch. Objects: */
-enum { MNT_OSUB_YAML, MNT_OSUB_JSON, MNT_OSUB_STATUS, MNT_OSUB_BINDING, MNT_OSUB_SCALE };
+enum {
+	MNT_OSUB_YAML,
+	MNT_OSUB_JSON,
+	MNT_OSUB_STATUS,
+	MNT_OSUB_BINDING,
+	MNT_OSUB_SCALE,
+	MNT_OSUB_LOG,     /* pods: NAME.log, the default container's log */
+	MNT_OSUB_METRICS, /* nodes: NAME.metrics, the node's /metrics/resource */
+	MNT_OSUB_CTRLOG,  /* pods: NAME.CONTAINER.log, + the container's index (mnt_sub.c) */
+};
 
 #define MNT_INO(id, sub) (((uint64_t)(id) << 8) | (uint64_t)(sub))
 
@@ -349,6 +359,7 @@ typedef struct mnt_fh {
 	mnt_ns *ns;
 	int res;
 	char *name; /* object name, or the scratch file's name */
+	char *url;  /* MNT_FH_SUB read from the server at open (NAME.log ...): its path */
 } mnt_fh;
 enum {
 	MNT_FH_OBJ,
@@ -372,6 +383,16 @@ long mnt_send_obj(mnt *m, int res, const char *method, const char *url, const ch
 /* Subresource files (mnt_sub.c): each write(2) is one request. */
 int mnt_sub_open(mnt *m, const mnt_node *n, mnt_fh *fh, bool wr);
 int mnt_sub_write(mnt *m, mnt_fh *fh, const char *buf, size_t size);
+/* After mnt_sub_open, without the lock: what a read-only one reads, from the server. */
+int mnt_sub_fetch(mnt *m, mnt_fh *fh);
+/* Whether object o has sub-node osub (read lock held). */
+bool mnt_sub_valid(const mnt *m, const mnt_obj *o, int osub);
+/*
+ * "POD.CONTAINER.log" (stem: the length before ".log") in ns/res when no pod
+ * is named POD.CONTAINER: the pod, *osub set to its MNT_OSUB_CTRLOG + i; or
+ * NULL (read lock held).
+ */
+mnt_obj *mnt_sub_log_target(mnt *m, mnt_ns *ns, int res, const char *name, size_t stem, int *osub);
 
 /* Scratch files (mnt_write.c): the one named name in parent; an open of it ends. */
 mnt_scratch *mnt_scratch_get(mnt *m, uint64_t parent, const char *name);

@@ -135,6 +135,10 @@ int mnt_sub_ext(const mnt *m, int res, const char *file, size_t *stem)
 		return MNT_OSUB_BINDING;
 	if (!strcmp(dot, ".scale") && r->has_scale)
 		return MNT_OSUB_SCALE;
+	if (!strcmp(dot, ".log") && !strcmp(r->plural, "pods"))
+		return MNT_OSUB_LOG;
+	if (!strcmp(dot, ".metrics") && !strcmp(r->plural, "nodes"))
+		return MNT_OSUB_METRICS;
 	return 0;
 }
 

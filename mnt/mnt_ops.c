@@ -116,7 +116,7 @@ int mnt_resolve(mnt *m, uint64_t ino, mnt_node *n)
 	}
 	case MNT_ENT_OBJ: {
 		mnt_obj *o = (mnt_obj *)h;
-		if (sub > MNT_OSUB_SCALE)
+		if (!mnt_sub_valid(m, o, (int)sub))
 			return -ENOENT;
 		node_res(n,
 		         sub == MNT_OSUB_YAML   ? MNT_N_YAML
@@ -277,6 +277,8 @@ int mnt_lookup_node(mnt *m, uint64_t parent, const char *name, bool notifier, mn
 		char *oname = xstrndup(name, stem);
 		mnt_obj *o = k9_map_get(&p.ns->res[p.res], oname);
 		free(oname);
+		if (!o && osub == MNT_OSUB_LOG)
+			o = mnt_sub_log_target(m, p.ns, p.res, name, stem, &osub);
 		if (o && mnt_obj_visible(o, notifier) &&
 		    (p.t != MNT_N_SELDIR || sel_match_labels(p.sd->sel, o->labels)))
 			return mnt_resolve(m, MNT_INO(o->h.id, osub ? osub : ext == 2), n);
@@ -311,9 +313,11 @@ void mnt_stat(mnt *m, const mnt_node *n, struct stat *st)
 		} else if (n->t == MNT_N_JSON) {
 			st->st_size = (off_t)o->json->len;
 		} else {
-			/* subresources: the scale reads as its replica count, the others write only
-			 */
-			st->st_mode = S_IFREG | (n->osub == MNT_OSUB_SCALE ? 0644 : 0200);
+			/* subresources: the scale reads as its replica count, logs and metrics are
+			 * read only (their size is unknown: 0), the others write only */
+			st->st_mode = S_IFREG | (n->osub == MNT_OSUB_SCALE ? 0644
+			                         : n->osub >= MNT_OSUB_LOG ? 0444
+			                                                   : 0200);
 		}
 		t = o->mtime;
 	} else if (n->sc) {
@@ -651,8 +655,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 	}
 	pthread_rwlock_unlock(&m->lock);
+	if (rc == 0 && fh->url)
+		rc = mnt_sub_fetch(m, fh);
 	if (rc < 0) {
+		mnt_blob_unref(fh->rd);
 		free(fh->name);
+		free(fh->url);
 		buf_free(&fh->wr);
 		free(fh);
 		fuse_reply_err(req, -rc);
@@ -728,6 +736,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	mnt_blob_unref(fh->rd);
 	buf_free(&fh->wr);
 	free(fh->name);
+	free(fh->url);
 	free(fh);
 	fuse_reply_err(req, 0);
 }

@@ -8,6 +8,16 @@
  *   NAME.binding   (write)  pods: a node name, or a Binding document; binds
  *                           the pod to that node unless it already has one
  *   NAME.scale     (read, write)  deployments, replicasets: the replica count
+ *   NAME.log       (read)   pods: the log of the default container (the
+ *                           kubectl.kubernetes.io/default-container annotation's,
+ *                           else the first), from the server's pods/NAME/log
+ *   NAME.CONTAINER.log (read)  pods: that container's log; a pod named
+ *                           NAME.CONTAINER, if there is one, has the name first
+ *   NAME.metrics   (read)   nodes: the node's /metrics/resource, through the
+ *                           server's nodes/NAME/proxy
+ *
+ * The read-only files are fetched whole at open, outside the cache's lock,
+ * and report a size of 0 (they are read directly, to their end).
  *
  * As in sysfs or a Plan 9 ctl file, each write(2) is one request and fails
  * with the request's errno, so `echo 3 > web.scale` reports a refusal at
@@ -24,6 +34,114 @@
 
 static const char *const sub_name[] = {"", "", "status", "binding", "scale"};
 
+/* Container i of a pod, counting init, regular then ephemeral containers; NULL past them. */
+static const char *container_at(const json_t *pod, int i)
+{
+	static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
+	const json_t *spec = json_object_get(pod, "spec");
+	for (int l = 0; l < 3; l++) {
+		const json_t *a = json_object_get(spec, lists[l]);
+		if ((size_t)i < json_array_size(a))
+			return json_string_value(
+			    json_object_get(json_array_get(a, (size_t)i), "name"));
+		i -= (int)json_array_size(a);
+	}
+	return NULL;
+}
+
+bool mnt_sub_valid(const mnt *m, const mnt_obj *o, int osub)
+{
+	const char *plural = m->res[o->res].plural;
+	if (osub <= MNT_OSUB_SCALE)
+		return osub >= 0;
+	if (osub == MNT_OSUB_METRICS)
+		return !strcmp(plural, "nodes");
+	return !strcmp(plural, "pods") && osub <= 255;
+}
+
+mnt_obj *mnt_sub_log_target(mnt *m, mnt_ns *ns, int res, const char *name, size_t stem, int *osub)
+{
+	(void)m;
+	const char *dot = memrchr(name, '.', stem);
+	if (!dot || dot == name)
+		return NULL;
+	char *pod = xstrndup(name, (size_t)(dot - name));
+	char *ctr = xstrndup(dot + 1, stem - (size_t)(dot + 1 - name));
+	mnt_obj *o = k9_map_get(&ns->res[res], pod);
+	json_t *j = o ? json_loadb(o->json->data, o->json->len, 0, NULL) : NULL;
+	const char *c;
+	int i = 0;
+	for (; j && (c = container_at(j, i)) && strcmp(c, ctr); i++)
+		;
+	if (!j || !container_at(j, i) || MNT_OSUB_CTRLOG + i > 255)
+		o = NULL;
+	else
+		*osub = MNT_OSUB_CTRLOG + i;
+	json_decref(j);
+	free(pod);
+	free(ctr);
+	return o;
+}
+
+/* The path fh reads from the server (NAME.log ...): fh->url; 0 or -errno. */
+static int remote_open(mnt *m, const mnt_node *n, mnt_fh *fh)
+{
+	const mnt_obj *o = n->obj;
+	if (n->osub == MNT_OSUB_METRICS) {
+		fh->url = mnt_obj_url(m, o->ns, o->res, o->name, "/proxy/metrics/resource");
+		return 0;
+	}
+	json_t *pod = json_loadb(o->json->data, o->json->len, 0, NULL);
+	const char *ctr = json_string_value(
+	    json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"),
+	                    "kubectl.kubernetes.io/default-container"));
+	int i = n->osub - MNT_OSUB_CTRLOG;
+	if (n->osub == MNT_OSUB_LOG) {
+		/* as kubectl: the annotation's container, else the first one */
+		const json_t *cs = json_object_get(json_object_get(pod, "spec"), "containers");
+		for (i = 0; ctr && container_at(pod, i) && strcmp(container_at(pod, i), ctr); i++)
+			;
+		if (!ctr || !container_at(pod, i))
+			ctr = json_string_value(json_object_get(json_array_get(cs, 0), "name"));
+		else
+			ctr = container_at(pod, i);
+	} else {
+		ctr = container_at(pod, i);
+	}
+	char *tail = ctr ? xasprintf("/log?container=%s", ctr) : NULL;
+	if (tail)
+		fh->url = mnt_obj_url(m, o->ns, o->res, o->name, tail);
+	free(tail);
+	json_decref(pod);
+	return fh->url ? 0 : -ENOENT;
+}
+
+int mnt_sub_fetch(mnt *m, mnt_fh *fh)
+{
+	k9_err e = {0};
+	k9_buf out = {0};
+	long code = mnt_http(m, "GET", fh->url, NULL, NULL, 0, &out, &e);
+	int rc = 0;
+	if (code >= 200 && code < 300) {
+		fh->rd = mnt_blob_new(out.data ? out.data : "", out.len);
+	} else {
+		char file[600], path[1024];
+		const char *q = strchr(fh->url, '?');
+		if (code >= 0)
+			mnt_http_status(code, &out, &e);
+		if (fh->osub == MNT_OSUB_METRICS)
+			snprintf(file, sizeof file, "%s.metrics", fh->name);
+		else if (fh->osub == MNT_OSUB_LOG || !q)
+			snprintf(file, sizeof file, "%s.log", fh->name);
+		else
+			snprintf(file, sizeof file, "%s.%s.log", fh->name, q + 11);
+		mnt_file_path(m, fh->ns, fh->res, file, path, sizeof path);
+		rc = mnt_refuse(m, fh->ns, fh->res, path, &e);
+	}
+	buf_free(&out);
+	return rc;
+}
+
 /* The replica count of a deployment or replicaset, as its .scale file reads. */
 static mnt_blob *scale_text(const mnt_obj *o)
 {
@@ -37,13 +155,15 @@ static mnt_blob *scale_text(const mnt_obj *o)
 
 int mnt_sub_open(mnt *m, const mnt_node *n, mnt_fh *fh, bool wr)
 {
-	(void)m;
-	if (!wr && n->osub != MNT_OSUB_SCALE)
+	bool remote = n->osub >= MNT_OSUB_LOG;
+	if (remote ? wr : !wr && n->osub != MNT_OSUB_SCALE)
 		return -EACCES;
 	fh->kind = MNT_FH_SUB;
 	fh->osub = n->osub;
 	fh->name = xstrdup(n->obj->name);
 	fh->writable = wr;
+	if (remote)
+		return remote_open(m, n, fh);
 	if (n->osub == MNT_OSUB_SCALE)
 		fh->rd = scale_text(n->obj);
 	return 0;
