@@ -464,6 +464,7 @@ static const obj_field node_status[] = {MQ("capacity"),
                                         ANY("config"),
                                         ANY("runtimeHandlers"),
                                         ANY("features"),
+                                        MQ("usage"), /* kube9: cpu and memory in use */
                                         END};
 static const obj_field node[] = {TOP, O("spec", node_spec), O("status", node_status), END};
 

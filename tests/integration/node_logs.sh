@@ -180,6 +180,13 @@ kubectl get --raw "/api/v1/nodes/$NODE/proxy/stats/summary" >"$T/o" 2>&1
 check "nodes/NODE/proxy/stats/summary" test "$(jq -r '.node.nodeName' "$T/o")" = "$NODE"
 kubectl get --raw "/api/v1/nodes/nothere/proxy/healthz" >"$T/o" 2>&1
 check "the proxy of an unknown node: NotFound" grep -q 'nodes "nothere" not found' "$T/o"
+api PATCH "/api/v1/nodes/$NODE/status" '{"status":{"usage":{"cpu":"250m","memory":"123456"}}}' \
+	application/merge-patch+json >/dev/null
+check "a node's status.usage is kept (what node_usage_node_status gives)" \
+	test "$CODE,$(K get node "$NODE" -o jsonpath='{.status.usage.cpu}')" = "200,250m"
+api PATCH "/api/v1/nodes/$NODE/status" '{"status":{"usage":{"cpu":"lots"}}}' \
+	application/merge-patch+json >/dev/null
+check "...and checked as quantities" test "$CODE" = 422
 
 # --- the mount
 check "cat pods/web.log: the default container's log" \
