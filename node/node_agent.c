@@ -92,9 +92,12 @@ static json_t *node_status(const node_agent *a, const node_one *n)
 	              "Hostname", "address", n->name, "nodeInfo", "kubeletVersion", "v1.32.0-kube9",
 	              "containerRuntimeVersion", a->rt->name, "operatingSystem", "linux",
 	              "architecture", "amd64", "osImage", "kube9", "kernelVersion", "");
+	json_t *status = json_object_get(st, "status");
 	if (a->port > 0)
-		json_object_set_new(json_object_get(st, "status"), "daemonEndpoints",
+		json_object_set_new(status, "daemonEndpoints",
 		                    json_pack("{s:{s:i}}", "kubeletEndpoint", "Port", a->port));
+	if (a->rt == &node_crun_rt)
+		node_crun_status(status);
 	return st;
 }
 

@@ -129,6 +129,8 @@ bool node_pid_is(pid_t pid, const char *word);
 int node_path(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* node_host.c */
+/* What a real node adds to its status: images, and usage (cAdvisor's role). */
+void node_crun_status(json_t *status);
 void node_host_capacity(int64_t *milli_cpu, int64_t *mem_bytes);
 /* Before any thread: private mount namespace, state dirs, node_crun. */
 int node_host_init(const char *state_dir, const char *bridge, const char *cidr, double backoff);

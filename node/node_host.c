@@ -25,6 +25,7 @@
 #include "kube9/tree.h"
 #include "kube9/util.h"
 #include "node_crun.h"
+#include "node_usage.h"
 
 #ifndef TMPFS_MAGIC
 #define TMPFS_MAGIC 0x01021994
@@ -131,6 +132,29 @@ void node_host_cgroups_gone(const char *uid)
 		closedir(d);
 	node_path(p, sizeof p, "/sys/fs/cgroup/kube9/pod%s", uid);
 	rmdir(p);
+}
+
+void node_crun_status(json_t *status)
+{
+	img_info *im = NULL;
+	size_t n = 0;
+	if (node_crun.images && img_list(node_crun.images, &im, &n) == 0) {
+		json_t *list = json_array();
+		for (size_t i = 0; i < n; i++) {
+			char at[700];
+			const char *colon = strrchr(im[i].ref, ':'), *slash = strrchr(im[i].ref, '/');
+			size_t repo = colon && (!slash || colon > slash) ? (size_t)(colon - im[i].ref)
+			                                                 : strlen(im[i].ref);
+			node_path(at, sizeof at, "%.*s@%s", (int)repo, im[i].ref, im[i].manifest);
+			json_array_append_new(list, json_pack("{s:[s,s],s:I}", "names", at, im[i].ref,
+			                                      "sizeBytes", (json_int_t)im[i].size));
+		}
+		json_object_set_new(status, "images", list);
+		free(im);
+	}
+	json_t *u = node_usage_node_status();
+	if (u)
+		json_object_set_new(status, "usage", u);
 }
 
 struct find {

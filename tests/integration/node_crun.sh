@@ -17,6 +17,9 @@ start_node
 node_up() { [ "$(jq -r '.status.conditions[] | select(.type=="Ready") | .status' "$M/nodes/$(hostname).json" 2>/dev/null)" = True ]; }
 check "the node registers and is Ready" wait_for 10 node_up
 check "it has the host's capacity" [ "$(jq -r .status.capacity.cpu "$M/nodes/$(hostname).json")" = "$(nproc)" ]
+NJ=$M/nodes/$(hostname).json
+check "its status lists the images it has" sh -c "jq -r '.status.images[].names[]' $NJ | grep -qx $IMG"
+check "its status has the node's cpu and memory in use" sh -c "jq -e '.status.usage.cpu and .status.usage.memory' $NJ >/dev/null"
 D=$M/namespaces/default
 
 # --- a web server with a sidecar: localhost, emptyDir, hostname ---
