@@ -13,6 +13,7 @@ M=$T/mnt
 start_mount "$M"
 check "the busybox image is imported into the node's store" node_image
 start_kube9 sched.log sched --mount "$M"
+start_kube9 ctl.log controllers --mount "$M"
 start_node
 node_up() { [ "$(jq -r '.status.conditions[] | select(.type=="Ready") | .status' "$M/nodes/$(hostname).json" 2>/dev/null)" = True ]; }
 check "the node registers and is Ready" wait_for 10 node_up
@@ -112,6 +113,8 @@ check "configMap keys are in the env (envFrom)" log_has default sec c "cm=blue"
 check "secret files are mode 0400" log_has default sec c "mode=400"
 check "the secret volume is a tmpfs" log_has default sec c "tmpfs /etc/sec tmpfs"
 check "\$(VAR) in env values is expanded" log_has default sec c "expanded=color blue"
+check "kubectl logs reads it through the API server and the node" sh -c "kubectl logs sec | grep -qx file=hunter2"
+check "the mount's sec.log reads it too" grep -qx "env=hunter2" "$D/pods/sec.log"
 mkdir -p "$M/namespaces/other" 2>/dev/null
 wait_for 5 test -d "$M/namespaces/other/pods"
 cp "$T/sec.yaml" "$M/namespaces/other/pods/sec.yaml"
@@ -205,6 +208,14 @@ check "a pod whose readiness probe fails runs" wait_for 30 phase_is default unre
 sleep 2
 check "... but is not Ready (httpGet 404)" [ "$(pj default unready '.status.conditions[] | select(.type=="Ready") | .status')" = False ]
 check "... the tcpSocket probe of the other container succeeds" [ "$(pj default unready '.status.containerStatuses[] | select(.name=="d") | .ready')" = true ]
+setfattr -n user.app -v probed "$D/pods/unready.yaml"
+setfattr -n user.app -v probed "$D/pods/init.yaml"
+printf 'apiVersion: v1\nkind: Service\nmetadata: {name: probed}\nspec:\n  selector: {app: probed}\n  ports: [{port: 80, targetPort: 8080}]\n' >"$D/services/probed.yaml"
+IP_U=$(pj default unready .status.podIP)
+IP_I=$(pj default init .status.podIP)
+ep() { jq -r "[.subsets[]?.$1[]?.ip] | sort | join(\",\")" "$D/endpoints/probed.json" 2>/dev/null; }
+eps_ok() { [ "$(ep addresses)" = "$IP_I" ] && [ "$(ep notReadyAddresses)" = "$IP_U" ]; }
+check "readiness drives the service's endpoints: the unready pod is notReady" wait_for 20 eps_ok
 
 # --- security context ---
 cat >"$D/pods/secure.yaml" <<EOF

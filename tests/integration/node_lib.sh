@@ -51,8 +51,9 @@ node_image() {
 
 # start_node [ARGS...]: the real node agent (NODE_PID) on the test's bridge
 start_node() {
+	NODE_PORT=${NODE_PORT:-$(free_port)}
 	start_kube9 node.log node --mount "$M" --state-dir "$ST" --pod-cidr "$NET" --bridge "$BR" \
-		--backoff 1 --heartbeat 2 "$@"
+		--backoff 1 --heartbeat 2 --port "$NODE_PORT" "$@"
 	NODE_PID=$BG_PID
 }
 
