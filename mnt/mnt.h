@@ -53,7 +53,7 @@ enum {
 	MNT_SUB_RES = 16, /* + 4 * r + {0 dir, 1 .events, 2 .errors, 3 .watch} */
 	/* of the cluster, for a namespaced r: 1 namespaces/R.events, 3 namespaces/R.watch */
 };
-/* Selector dirs: 0 dir, 1 .events, 2 .watch. Objects: */
+/* Selector dirs: 0 dir, 1 .events, 2 .watch. Objects (suffixes: osub_suffix in mnt_cache.c): */
 enum {
 	MNT_OSUB_YAML,
 	MNT_OSUB_JSON,
@@ -107,6 +107,8 @@ typedef struct mnt_obj {
 	/* what the kernel has: the revision whose size it was told, whose pages it caches */
 	_Atomic uint64_t reported_rv, kcache_rv;
 	atomic_bool size_stale; /* written through a handle: the kernel's size is the writer's */
+	/* 1 << MNT_OSUB_* of the names the kernel was allowed to cache (mnt_entry_of) */
+	atomic_uint kernel_names;
 } mnt_obj;
 
 /* A ring of the latest refusals in one directory, for DIR/.errors. */
@@ -290,7 +292,8 @@ enum {
 	MNT_NOTE_DELETE,
 	MNT_NOTE_MKDIR,
 	MNT_NOTE_RMDIR,
-	MNT_NOTE_INVAL
+	MNT_NOTE_INVAL,
+	MNT_NOTE_FORGET /* drop the kernel's entry: path is a file name, ino its directory */
 };
 void mnt_notify(mnt *m, int op, const char *path, uint64_t ino);
 void mnt_notify_start(mnt *m);

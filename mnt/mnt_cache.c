@@ -228,6 +228,50 @@ static bool announcing(const mnt *m, mnt_origin origin)
 	return origin == MNT_ORIGIN_WATCH && !m->no_inotify;
 }
 
+/* What an object's names end in, by MNT_OSUB_*: those the kernel may cache must be here. */
+static const char *const osub_suffix[] = {".yaml", ".json", ".status", ".binding", ".scale"};
+
+/* Have the notifier drop the kernel's entries dir/NAME.ext for the MNT_OSUB_* in names. */
+static void forget_in(mnt *m, uint64_t dir, const char *name, unsigned names)
+{
+	char file[600];
+	for (unsigned s = 0; s < sizeof osub_suffix / sizeof *osub_suffix; s++)
+		if (names & 1u << s) {
+			snprintf(file, sizeof file, "%s%s", name, osub_suffix[s]);
+			mnt_notify(m, MNT_NOTE_FORGET, file, dir);
+		}
+}
+
+struct forget {
+	mnt *m;
+	const mnt_obj *o;
+	unsigned names;
+};
+
+static void forget_seldir(void *val, void *arg)
+{
+	mnt_seldir *sd = val;
+	struct forget *f = arg;
+	if (sd->ns == f->o->ns && sd->res == f->o->res && sel_match_labels(sd->sel, f->o->labels))
+		forget_in(f->m, MNT_INO(sd->h.id, 0), f->o->name, f->names);
+}
+
+/*
+ * An object stops being: the kernel may still hold the names it looked up -
+ * NAME.json above all, which no unlink drops, and the names in selector
+ * directories - for the entry timeout, bound to inodes that now answer ENOENT,
+ * also once the object is made again under that name. Drop them all, but the
+ * names in skip of its own directory (write lock held).
+ */
+static void forget_names(mnt *m, const mnt_obj *o, unsigned skip)
+{
+	struct forget f = {.m = m, .o = o, .names = atomic_load(&o->kernel_names)};
+	if (!f.names)
+		return;
+	forget_in(m, mnt_obj_dir_ino(m, o), o->name, f.names & ~skip);
+	k9_map_each(&m->seldirs, forget_seldir, &f);
+}
+
 static void deleted(mnt *m, mnt_obj *cur, mnt_origin origin)
 {
 	char path[1024];
@@ -244,7 +288,9 @@ static void deleted(mnt *m, mnt_obj *cur, mnt_origin origin)
 	if (announcing(m, origin)) {
 		cur->flags |= MNT_OBJ_GONE;
 		mnt_notify(m, MNT_NOTE_DELETE, path, MNT_INO(cur->h.id, 0));
+		forget_names(m, cur, 1u << MNT_OSUB_YAML); /* that unlink drops NAME.yaml */
 	} else {
+		forget_names(m, cur, 0);
 		mnt_obj_remove(m, cur);
 	}
 }

@@ -71,7 +71,8 @@ static void settle(mnt *m, int op, uint64_t ino)
 void mnt_notify(mnt *m, int op, const char *path, uint64_t ino)
 {
 	if (!m->se || atomic_load(&m->stopping) ||
-	    (m->no_inotify && op != MNT_NOTE_INVAL && op != MNT_NOTE_MODIFY)) {
+	    (m->no_inotify && op != MNT_NOTE_INVAL && op != MNT_NOTE_MODIFY &&
+	     op != MNT_NOTE_FORGET)) {
 		settle_locked(m, op, ino);
 		return;
 	}
@@ -127,6 +128,10 @@ static void perform(mnt *m, note *n)
 	switch (n->op) {
 	case MNT_NOTE_INVAL:
 		fuse_lowlevel_notify_inval_inode(m->se, n->ino, 0, 0);
+		free(p);
+		return;
+	case MNT_NOTE_FORGET:
+		fuse_lowlevel_notify_inval_entry(m->se, n->ino, n->path, strlen(n->path));
 		free(p);
 		return;
 	case MNT_NOTE_CREATE:

@@ -355,6 +355,8 @@ void mnt_entry_of(mnt *m, const mnt_node *n, struct fuse_entry_param *e)
 	e->ino = n->ino;
 	e->entry_timeout = e->attr_timeout = node_timeout(m, n);
 	mnt_stat(m, n, &e->attr);
+	if (n->obj && e->entry_timeout > 0 && n->osub < 32)
+		atomic_fetch_or(&n->obj->kernel_names, 1u << n->osub);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -595,7 +597,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fh->ino = ino;
 	fh->res = -1;
 	pthread_rwlock_rdlock(&m->lock);
-	int rc = mnt_resolve(m, ino, &n);
+	/*
+	 * A gone inode, reached by a name the kernel still holds: ESTALE has it
+	 * look the name up again and open what is there now (an object made
+	 * anew under that name), whether or not the notifier dropped the name.
+	 */
+	int rc = mnt_resolve(m, ino, &n) < 0 ? -ESTALE : 0;
 	if (rc == 0) {
 		fh->ns = n.ns;
 		fh->res = n.res;

@@ -157,4 +157,70 @@ check "a change through the API is seen by cat" wait_for 5 grep -q "x: \"2\"" "$
 api DELETE /api/v1/namespaces/default/configmaps/from-api >/dev/null
 check "a deletion through the API removes the file" wait_for 5 test ! -e "$D/configmaps/from-api.yaml"
 
+# --- deleted and made again under the same name: all its names work at once
+# (the kernel must not keep NAME.json and the others bound to the old object)
+C=$D/configmaps
+cm() { printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  labels: {x: y}\ndata:\n  v: "%s"\n' "$1" "$2"; }
+jv() { jq -r .data.v "$1" 2>/dev/null; }
+check "NAME.json of an object not made yet is not there" not cat "$C/again.json"
+cm again 1 >"$C/again.yaml"
+check "...and reads the object as soon as it is made" test "$(jv "$C/again.json")" = 1
+check "...also in a selector directory" test "$(jv "$C/@x=y/again.json")" = 1
+stat "$C/again.json" "$C/@x=y/again.json" >/dev/null # the kernel caches their attributes
+rm "$C/again.yaml"
+check "rm of NAME.yaml: NAME.json is gone too" wait_for 2 not test -e "$C/again.json"
+check "...also in a selector directory" wait_for 2 not test -e "$C/@x=y/again.json"
+cm again 2 >"$C/again.yaml"
+check "rm and re-create: NAME.json reads the new object at once" test "$(jv "$C/again.json")" = 2
+check "...also in a selector directory" test "$(jv "$C/@x=y/again.json")" = 2
+cat "$C/again.yaml" >/dev/null
+rm "$C/again.json"
+check "rm of NAME.json: NAME.yaml can be written again at once" \
+	sh -c "printf 'data: {v: \"3\"}\n' >'$C/again.yaml'"
+check "...and NAME.json reads it" test "$(jv "$C/again.json")" = 3
+pod again >"$P/again.yaml"
+cat "$P/again.json" >/dev/null
+rm "$P/again.yaml"
+pod again >"$P/again.yaml"
+check "a pod re-created: NAME.json at once" test "$(jq -r .metadata.name "$P/again.json")" = again
+check "...NAME.status can be written at once" sh -c "echo 'status: {phase: Running}' >'$P/again.status'"
+check "...and the status reached the API" test "$(get pods/again | jget .status.phase)" = Running
+mkcm() { api POST /api/v1/namespaces/default/configmaps "{\"metadata\":{\"name\":\"$1\"},\"data\":{\"v\":\"$2\"}}" >/dev/null; }
+mkcm viaapi 1
+wait_for 5 test -e "$C/viaapi.yaml"
+cat "$C/viaapi.json" "$P/again.json" >/dev/null
+stat "$C/viaapi.json" >/dev/null
+api DELETE /api/v1/namespaces/default/configmaps/viaapi >/dev/null
+check "deleted through the API: NAME.json goes with NAME.yaml" \
+	wait_for 5 sh -c "test ! -e '$C/viaapi.yaml' && test ! -e '$C/viaapi.json'"
+mkcm viaapi 2
+wait_for 5 test -e "$C/viaapi.yaml"
+check "re-created through the API: NAME.json reads the new object at once" test "$(jv "$C/viaapi.json")" = 2
+api DELETE '/api/v1/namespaces/default/pods/again?gracePeriodSeconds=0' >/dev/null
+wait_for 5 test ! -e "$P/again.yaml"
+api POST /api/v1/namespaces/default/pods \
+	'{"metadata":{"name":"again"},"spec":{"containers":[{"name":"c","image":"x"}]}}' >/dev/null
+wait_for 5 test -e "$P/again.yaml"
+check "a pod re-created through the API: NAME.json at once" \
+	test "$(jq -r .metadata.name "$P/again.json")" = again
+check "...NAME.status can be written at once" sh -c "echo 'status: {phase: Failed}' >'$P/again.status'"
+check "...and the status reached the API" test "$(get pods/again | jget .status.phase)" = Failed
+M2=$T/mnt2
+start_mount "$M2"
+M3=$T/mnt3
+start_mount "$M3" --no-inotify
+C2=$M2/namespaces/default/configmaps
+C3=$M3/namespaces/default/configmaps
+cm viamnt 1 >"$C2/viamnt.yaml"
+wait_for 5 test -e "$C3/viamnt.yaml"
+cat "$C/viamnt.json" "$C3/viamnt.yaml" "$C3/viamnt.json" >/dev/null
+rm "$C2/viamnt.yaml"
+wait_for 5 test ! -e "$C/viamnt.yaml"
+cm viamnt 2 >"$C2/viamnt.yaml"
+wait_for 5 test -e "$C/viamnt.yaml"
+check "re-created through another mount: NAME.json reads the new object at once" \
+	test "$(jv "$C/viamnt.json")" = 2
+check "a --no-inotify mount reads the new object under both names" \
+	wait_for 5 sh -c "grep -qs 'v: \"2\"' '$C3/viamnt.yaml' && test \"\$(jq -r .data.v '$C3/viamnt.json')\" = 2"
+
 done_testing
