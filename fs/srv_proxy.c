@@ -8,7 +8,8 @@
  *   GET /api/v1/nodes/NAME/proxy/PATH?QUERY -> http://IP:PORT/PATH?QUERY
  *
  * IP is the node's InternalIP (else ExternalIP, else Hostname), PORT its
- * status.daemonEndpoints.kubeletEndpoint.Port (10250 when unset). The
+ * status.daemonEndpoints.kubeletEndpoint.Port (a node without one has no
+ * endpoint: 503 at once, rather than Kubernetes' 10250 and a timeout). The
  * answer is streamed as it comes: a curl multi handle is driven from the
  * connection's own thread (libmicrohttpd gives each its own), so a followed
  * log holds nobody else up and ends when its client goes away.
@@ -199,9 +200,14 @@ static int node_base(srv *s, const char *node, k9_buf *b, k9_err *e)
 	int rc = 0;
 	if (!ip)
 		rc = k9_errf(e, 503, "ServiceUnavailable", "node \"%s\" has no address", node);
+	else if (port <= 0 || port > 65535) /* a hollow node without --port, say */
+		rc = k9_errf(e, 503, "ServiceUnavailable",
+		             "node \"%s\" has no endpoint for logs and usage (no "
+		             "status.daemonEndpoints.kubeletEndpoint.Port)",
+		             node);
 	else
 		buf_printf(b, strchr(ip, ':') ? "http://[%s]:%lld" : "http://%s:%lld", ip,
-		           (long long)(port > 0 && port < 65536 ? port : 10250));
+		           (long long)port);
 	json_decref(n);
 	return rc;
 }

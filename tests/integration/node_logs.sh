@@ -181,7 +181,8 @@ check "nodes/NODE/proxy/stats/summary" test "$(jq -r '.node.nodeName' "$T/o")" =
 kubectl get --raw "/api/v1/nodes/nothere/proxy/healthz" >"$T/o" 2>&1
 check "the proxy of an unknown node: NotFound" grep -q 'nodes "nothere" not found' "$T/o"
 # (on a node of its own: an agent's heartbeats may report usage too)
-api POST /api/v1/nodes '{"apiVersion":"v1","kind":"Node","metadata":{"name":"used"}}' >/dev/null
+api POST /api/v1/nodes '{"apiVersion":"v1","kind":"Node","metadata":{"name":"used"},
+	"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"}]}}' >/dev/null
 api PATCH /api/v1/nodes/used/status '{"status":{"usage":{"cpu":"250m","memory":"123456"}}}' \
 	application/merge-patch+json >/dev/null
 check "a node's status.usage is kept (what node_usage_node_status gives)" \
@@ -189,6 +190,11 @@ check "a node's status.usage is kept (what node_usage_node_status gives)" \
 api PATCH /api/v1/nodes/used/status '{"status":{"usage":{"cpu":"lots"}}}' \
 	application/merge-patch+json >/dev/null
 check "...and checked as quantities" test "$CODE" = 422
+api POST /api/v1/namespaces/default/pods '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"there"},
+	"spec":{"nodeName":"used","containers":[{"name":"c","image":"x"}]}}' >/dev/null
+K logs there >"$T/o" 2>&1
+check "the log of a pod on a node without an endpoint: 503 at once" \
+	grep -q 'node "used" has no endpoint for logs and usage' "$T/o"
 
 # --- the mount
 check "cat pods/web.log: the default container's log" \
