@@ -274,15 +274,35 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 	node_path(errlog, sizeof errlog, "%s/shim.log", c->dir);
 	node_path(max, sizeof max, "%ld", node_crun.log_max);
 	node_path(keep, sizeof keep, "%d", node_crun.log_files);
+	/*
+	 * The run is counted and the old one's files go before the shim
+	 * starts: an agent killed from here on finds the shim by the pid file
+	 * the shim writes itself, or no shim, never an unrecorded one.
+	 */
+	char pidf[4400];
+	node_path(pidf, sizeof pidf, "%s/shim.pid", c->dir);
 	unlink(exitf);
+	unlink(pidf);
+	if (c->ran)
+		c->restarts++;
+	c->ran = true;
+	c->done = false;
+	if (c->term) {
+		json_decref(c->last);
+		c->last = c->term;
+		c->term = NULL;
+	}
+	k9_now_rfc3339(c->started, sizeof c->started);
+	save(c);
 	char pods[4200];
 	node_path(pods, sizeof pods, "%s/pods", node_crun.state_dir);
-	char *argv[] = {"kube9",     "shim", "--root",      node_crun.crun_root,
-	                "--bundle",  b,      "--id",        c->id,
-	                "--log",     logf,   "--exit",      exitf,
-	                "--log-max", max,    "--log-files", keep,
-	                "--pods",    pods,   "--pod",       cp->dir,
-	                "--rootfs",  opts,   NULL};
+	char *argv[] = {"kube9",       "shim", "--root",      node_crun.crun_root,
+	                "--bundle",    b,      "--id",        c->id,
+	                "--log",       logf,   "--exit",      exitf,
+	                "--log-max",   max,    "--log-files", keep,
+	                "--pods",      pods,   "--pod",       cp->dir,
+	                "--rootfs",    opts,   "--pid-file",  pidf,
+	                NULL};
 	int rep;
 	pid_t pid = node_spawn(argv, errlog, &rep);
 	free(opts);
@@ -293,39 +313,18 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 		else
 			waitpid(pid, NULL, 0);
 		/* as Kubernetes: a container that could not start is terminated, StartError */
-		char now[40];
-		k9_now_rfc3339(now, sizeof now);
-		json_decref(c->last);
-		c->last = c->term;
-		c->term =
-		    json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", 128, "reason", "StartError",
-		              "message", msg, "startedAt", now, "finishedAt", now);
-		if (c->ran)
-			c->restarts++;
-		c->ran = true;
+		c->term = json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", 128, "reason", "StartError",
+		                    "message", msg, "startedAt", c->started, "finishedAt", c->started);
+		unlink(pidf);
 		crun("delete", c->id, NULL);
 		log_warn("pod %s/%s: container %s: StartError: %s", cp->ns, cp->name, c->name, msg);
 		c->shim = 0;
 		c->wreason[0] = 0;
-		c->done = false;
 		save(c);
 		return;
 	}
-	if (c->ran)
-		c->restarts++;
-	c->ran = true;
 	c->shim = pid;
 	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	node_path(path, sizeof path, "%s/shim.pid", c->dir);
-	char pidtxt[32];
-	int pl = node_path(pidtxt, sizeof pidtxt, "%d\n", (int)pid);
-	k9_write_file_atomic(path, pidtxt, (size_t)pl, 0644);
-	k9_now_rfc3339(c->started, sizeof c->started);
-	if (c->term) {
-		json_decref(c->last);
-		c->last = c->term;
-		c->term = NULL;
-	}
 	c->wreason[0] = c->wmsg[0] = 0;
 	c->started_ok = !c->pr[PR_START].spec;
 	c->ready = false;

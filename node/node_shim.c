@@ -222,9 +222,9 @@ int cmd_shim(int argc, char **argv)
 	    {"exit", required_argument, 0, 'e'},      {"log-max", required_argument, 0, 'm'},
 	    {"log-files", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'},
 	    {"pods", required_argument, 0, 'p'},      {"pod", required_argument, 0, 'P'},
-	    {"rootfs", required_argument, 0, 'R'},    {0, 0, 0, 0}};
+	    {"rootfs", required_argument, 0, 'R'},   {"pid-file", required_argument, 0, 'f'},    {0, 0, 0, 0}};
 	const char *root = NULL, *bundle = NULL, *id = NULL, *logp = NULL, *exitp = NULL;
-	const char *pods = NULL, *pod = NULL, *rootfs = NULL;
+	const char *pods = NULL, *pod = NULL, *rootfs = NULL, *pidf = NULL;
 	long max = 10 << 20, keep = 5;
 	int c;
 	optind = 1;
@@ -260,6 +260,9 @@ int cmd_shim(int argc, char **argv)
 		case 'R':
 			rootfs = optarg;
 			break;
+		case 'f':
+			pidf = optarg;
+			break;
 		case 'h':
 			fputs("usage: kube9 shim --root DIR --bundle DIR --id ID --log FILE --exit "
 			      "FILE\n\n"
@@ -274,6 +277,12 @@ int cmd_shim(int argc, char **argv)
 		}
 	if (!root || !bundle || !id || !logp || !exitp)
 		return 2;
+	if (pidf) {
+		/* first: whoever finds our container finds us */
+		char t[32];
+		int n = snprintf(t, sizeof t, "%d\n", (int)getpid());
+		k9_write_file_atomic(pidf, t, (size_t)n, 0644);
+	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "kube9-shim");
 	isolate(pods, pod);

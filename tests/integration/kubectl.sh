@@ -7,24 +7,24 @@ K() { kubectl --kubeconfig "$KUBECONFIG" --request-timeout=20s "$@"; }
 
 check "kubectl get namespaces" sh -c "K() { kubectl --kubeconfig $KUBECONFIG \"\$@\"; }; K get namespaces -o name 2>$T/err | grep -q namespace/kube-system || { cat $T/err; false; }"
 K create -f "$ROOT/examples/pod.yaml" >"$T/o" 2>&1
-check "kubectl create -f examples/pod.yaml" grep -q 'pod/web created' "$T/o" || cat "$T/o"
-K get pod web -o json >"$T/o" 2>&1
-check "kubectl get -o json" [ "$(jget .metadata.name <"$T/o")" = web ]
-K get pod web -o yaml >"$T/o" 2>&1
-check "kubectl get -o yaml" grep -q '^  name: web' "$T/o"
+check "kubectl create -f examples/pod.yaml" grep -q 'pod/pod created' "$T/o" || cat "$T/o"
+K get pod pod -o json >"$T/o" 2>&1
+check "kubectl get -o json" [ "$(jget .metadata.name <"$T/o")" = pod ]
+K get pod pod -o yaml >"$T/o" 2>&1
+check "kubectl get -o yaml" grep -q '^  name: pod' "$T/o"
 K get pods -A >"$T/o" 2>&1
-check "kubectl get pods -A" grep -Eq '^default +web ' "$T/o"
+check "kubectl get pods -A" grep -Eq '^default +pod ' "$T/o"
 K get pods >"$T/o" 2>&1
 check "kubectl get pods prints Ready, Status, Restarts, Age" \
-	sh -c "head -1 $T/o | grep -Eq '^NAME +READY +STATUS +RESTARTS +AGE' && grep -Eq '^web +0/1 +Pending +0 ' $T/o"
+	sh -c "head -1 $T/o | grep -Eq '^NAME +READY +STATUS +RESTARTS +AGE' && grep -Eq '^pod +0/1 +Pending +0 ' $T/o"
 K get pods -o wide >"$T/o" 2>&1
 check "kubectl get -o wide adds IP and Node" sh -c "head -1 $T/o | grep -Eq 'IP +NODE'"
-K label pod web tier=frontend >"$T/o" 2>&1
+K label pod pod tier=frontend >"$T/o" 2>&1
 check "kubectl label" sh -c "grep -q labeled $T/o || { cat $T/o; false; }"
 K get pods -l tier=frontend -o name >"$T/o" 2>&1
-check "kubectl get -l" grep -q pod/web "$T/o"
-K annotate pod web note=hello >"$T/o" 2>&1
-check "kubectl annotate" sh -c "[ \"\$(kubectl --kubeconfig $KUBECONFIG get pod web -o jsonpath='{.metadata.annotations.note}')\" = hello ] || { cat $T/o; false; }"
+check "kubectl get -l" grep -q pod/pod "$T/o"
+K annotate pod pod note=hello >"$T/o" 2>&1
+check "kubectl annotate" sh -c "[ \"\$(kubectl --kubeconfig $KUBECONFIG get pod pod -o jsonpath='{.metadata.annotations.note}')\" = hello ] || { cat $T/o; false; }"
 
 K apply -f "$ROOT/examples/web.yaml" >"$T/o" 2>&1
 check "kubectl apply -f (create)" sh -c "grep -q 'deployment.apps/web created' $T/o || { cat $T/o; false; }"
@@ -45,9 +45,9 @@ K create configmap watched --from-literal=a=b >/dev/null 2>&1
 i=0; while ! grep -q watched "$T/w" && [ $i -lt 60 ]; do sleep 0.1; i=$((i + 1)); done
 check "kubectl get -w sees a new object" grep -q configmap/watched "$T/w"
 
-K delete pod web >"$T/o" 2>&1
+K delete pod pod >"$T/o" 2>&1
 check "kubectl delete" sh -c "grep -q deleted $T/o || { cat $T/o; false; }"
-K get pod web >"$T/o" 2>&1
+K get pod pod >"$T/o" 2>&1
 check "kubectl get after delete: NotFound" grep -q NotFound "$T/o"
 K create -f - >"$T/o" 2>&1 <<'Y'
 apiVersion: v1
