@@ -296,12 +296,12 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 	save(c);
 	char pods[4200];
 	node_path(pods, sizeof pods, "%s/pods", node_crun.state_dir);
-	char *argv[] = {"kube9",       "shim", "--root",      node_crun.crun_root,
-	                "--bundle",    b,      "--id",        c->id,
-	                "--log",       logf,   "--exit",      exitf,
-	                "--log-max",   max,    "--log-files", keep,
-	                "--pods",      pods,   "--pod",       cp->dir,
-	                "--rootfs",    opts,   "--pid-file",  pidf,
+	char *argv[] = {"kube9",     "shim", "--root",      node_crun.crun_root,
+	                "--bundle",  b,      "--id",        c->id,
+	                "--log",     logf,   "--exit",      exitf,
+	                "--log-max", max,    "--log-files", keep,
+	                "--pods",    pods,   "--pod",       cp->dir,
+	                "--rootfs",  opts,   "--pid-file",  pidf,
 	                NULL};
 	int rep;
 	pid_t pid = node_spawn(argv, errlog, &rep);
@@ -313,8 +313,9 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 		else
 			waitpid(pid, NULL, 0);
 		/* as Kubernetes: a container that could not start is terminated, StartError */
-		c->term = json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", 128, "reason", "StartError",
-		                    "message", msg, "startedAt", c->started, "finishedAt", c->started);
+		c->term =
+		    json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", 128, "reason", "StartError",
+		              "message", msg, "startedAt", c->started, "finishedAt", c->started);
 		unlink(pidf);
 		crun("delete", c->id, NULL);
 		log_warn("pod %s/%s: container %s: StartError: %s", cp->ns, cp->name, c->name, msg);

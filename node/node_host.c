@@ -142,12 +142,15 @@ void node_crun_status(json_t *status)
 		json_t *list = json_array();
 		for (size_t i = 0; i < n; i++) {
 			char at[700];
-			const char *colon = strrchr(im[i].ref, ':'), *slash = strrchr(im[i].ref, '/');
-			size_t repo = colon && (!slash || colon > slash) ? (size_t)(colon - im[i].ref)
-			                                                 : strlen(im[i].ref);
+			const char *colon = strrchr(im[i].ref, ':'),
+			           *slash = strrchr(im[i].ref, '/');
+			size_t repo = colon && (!slash || colon > slash)
+			                  ? (size_t)(colon - im[i].ref)
+			                  : strlen(im[i].ref);
 			node_path(at, sizeof at, "%.*s@%s", (int)repo, im[i].ref, im[i].manifest);
-			json_array_append_new(list, json_pack("{s:[s,s],s:I}", "names", at, im[i].ref,
-			                                      "sizeBytes", (json_int_t)im[i].size));
+			json_array_append_new(list,
+			                      json_pack("{s:[s,s],s:I}", "names", at, im[i].ref,
+			                                "sizeBytes", (json_int_t)im[i].size));
 		}
 		json_object_set_new(status, "images", list);
 		free(im);

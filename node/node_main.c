@@ -233,8 +233,10 @@ int cmd_node(int argc, char **argv)
 			snprintf(nn, sizeof nn, "%s", name);
 		node_one_init(&a->nodes[i], i, nn, cpu, mem / 1000, pods, zones[i % nz],
 		              regions[i % nr]);
-		if (!hollow) {
+		/* a node's HTTP endpoint is reached at its InternalIP: hollow nodes share one */
+		if (!hollow || a->port > 0)
 			snprintf(a->nodes[i].ip, sizeof a->nodes[i].ip, "%s", address);
+		if (!hollow) {
 			snprintf(a->nodes[i].cidr, sizeof a->nodes[i].cidr, "%s", cidr);
 		}
 	}

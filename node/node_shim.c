@@ -216,13 +216,19 @@ static void write_exit(const char *path, int st)
 
 int cmd_shim(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"root", required_argument, 0, 'r'},      {"bundle", required_argument, 0, 'b'},
-	    {"id", required_argument, 0, 'i'},        {"log", required_argument, 0, 'l'},
-	    {"exit", required_argument, 0, 'e'},      {"log-max", required_argument, 0, 'm'},
-	    {"log-files", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'},
-	    {"pods", required_argument, 0, 'p'},      {"pod", required_argument, 0, 'P'},
-	    {"rootfs", required_argument, 0, 'R'},   {"pid-file", required_argument, 0, 'f'},    {0, 0, 0, 0}};
+	static const struct option opts[] = {{"root", required_argument, 0, 'r'},
+	                                     {"bundle", required_argument, 0, 'b'},
+	                                     {"id", required_argument, 0, 'i'},
+	                                     {"log", required_argument, 0, 'l'},
+	                                     {"exit", required_argument, 0, 'e'},
+	                                     {"log-max", required_argument, 0, 'm'},
+	                                     {"log-files", required_argument, 0, 'k'},
+	                                     {"help", no_argument, 0, 'h'},
+	                                     {"pods", required_argument, 0, 'p'},
+	                                     {"pod", required_argument, 0, 'P'},
+	                                     {"rootfs", required_argument, 0, 'R'},
+	                                     {"pid-file", required_argument, 0, 'f'},
+	                                     {0, 0, 0, 0}};
 	const char *root = NULL, *bundle = NULL, *id = NULL, *logp = NULL, *exitp = NULL;
 	const char *pods = NULL, *pod = NULL, *rootfs = NULL, *pidf = NULL;
 	long max = 10 << 20, keep = 5;
