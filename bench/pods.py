@@ -120,12 +120,20 @@ print("node agent with 101 pods running: RSS %.1f MiB, peak %.1f MiB" %
       (r["VmRSS"] / 1024, r["VmHWM"] / 1024), flush=True)
 names = ["par-%d" % i for i in range(50)]
 t0s = {}
+perf = None
+if os.environ.get("PERF_BURST"):  # profile the burst only: perf report -i $PERF_BURST
+    perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", os.environ["PERF_BURST"]],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
 ths = [threading.Thread(target=lambda n=n: t0s.__setitem__(n, write(n))) for n in names]
 for t in ths:
     t.start()
 for t in ths:
     t.join()
 wait(names)
+if perf:
+    perf.send_signal(2)
+    perf.wait()
 p50, p99 = report("50 pods at once", [running[n] - t0s[n] for n in names])
 r = rss_kib(NODE_PID)
 print("node agent with %d pods running: RSS %.1f MiB, peak %.1f MiB" %

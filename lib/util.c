@@ -311,9 +311,9 @@ char *k9_read_file(const char *path, size_t *len)
 	return buf_steal(&b, len);
 }
 
-int k9_write_file_atomic(const char *path, const void *p, size_t n, int mode)
+static int write_replace(const char *path, const void *p, size_t n, int mode, bool sync)
 {
-	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	char *tmp = xasprintf("%s.tmp.%d", path, (int)gettid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		goto fail;
@@ -327,7 +327,7 @@ int k9_write_file_atomic(const char *path, const void *p, size_t n, int mode)
 		c += w;
 		n -= (size_t)w;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	if ((sync && fsync(fd) < 0) || close(fd) < 0) {
 		fd = -1;
 		goto fail_unlink;
 	}
@@ -345,6 +345,16 @@ fail_unlink : {
 fail:
 	free(tmp);
 	return -1;
+}
+
+int k9_write_file_atomic(const char *path, const void *p, size_t n, int mode)
+{
+	return write_replace(path, p, n, mode, true);
+}
+
+int k9_replace_file(const char *path, const void *p, size_t n, int mode)
+{
+	return write_replace(path, p, n, mode, false);
 }
 
 int k9_mkdir_p(const char *path, int mode)

@@ -60,7 +60,7 @@ static void save(node_ctr *c)
 		json_object_set(st, "term", c->term);
 	char path[4400], *txt = json_dumps(st, JSON_COMPACT);
 	node_path(path, sizeof path, "%s/state.json", c->dir);
-	k9_write_file_atomic(path, txt, strlen(txt), 0644);
+	k9_replace_file(path, txt, strlen(txt), 0644);
 	free(txt);
 	json_decref(st);
 }

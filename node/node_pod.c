@@ -41,16 +41,16 @@ static int etc_files(node_cpod *cp)
 	txt = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n",
 	                cp->ip, cp->name);
 	node_path(path, sizeof path, "%s/hosts", cp->dir);
-	k9_write_file_atomic(path, txt, strlen(txt), 0644);
+	k9_replace_file(path, txt, strlen(txt), 0644);
 	free(txt);
 	txt = xasprintf("%s\n", cp->name);
 	node_path(path, sizeof path, "%s/hostname", cp->dir);
-	k9_write_file_atomic(path, txt, strlen(txt), 0644);
+	k9_replace_file(path, txt, strlen(txt), 0644);
 	free(txt);
 	size_t n = 0;
 	txt = k9_read_file("/etc/resolv.conf", &n);
 	node_path(path, sizeof path, "%s/resolv.conf", cp->dir);
-	k9_write_file_atomic(path, txt ? txt : "", txt ? n : 0, 0644);
+	k9_replace_file(path, txt ? txt : "", txt ? n : 0, 0644);
 	free(txt);
 	return 0;
 }
@@ -101,7 +101,7 @@ static int sandbox(node_cpod *cp, char *err, size_t n)
 	k9_now_rfc3339(cp->start_time, sizeof cp->start_time);
 	sb = json_pack("{s:i,s:s,s:s}", "pid", (int)pid, "ip", cp->ip, "startTime", cp->start_time);
 	txt = json_dumps(sb, JSON_COMPACT);
-	k9_write_file_atomic(path, txt, strlen(txt), 0644);
+	k9_replace_file(path, txt, strlen(txt), 0644);
 	free(txt);
 	json_decref(sb);
 	etc_files(cp);
@@ -317,7 +317,7 @@ static void *pod_main(void *arg)
 	    json_pack("{s:s,s:s,s:s}", "namespace", cp->ns, "name", cp->name, "uid", cp->uid);
 	char path[4400], *txt = json_dumps(meta, JSON_COMPACT);
 	node_path(path, sizeof path, "%s/pod.json", cp->dir);
-	k9_write_file_atomic(path, txt, strlen(txt), 0644);
+	k9_replace_file(path, txt, strlen(txt), 0644);
 	free(txt);
 	json_decref(meta);
 	for (int i = 0; i < cp->nc; i++)

@@ -211,7 +211,7 @@ static void write_exit(const char *path, int st)
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 	int n = snprintf(buf, sizeof buf, "%d %d %s\n", code, sig, now);
-	k9_write_file_atomic(path, buf, (size_t)n, 0644);
+	k9_replace_file(path, buf, (size_t)n, 0644);
 }
 
 int cmd_shim(int argc, char **argv)
@@ -287,7 +287,7 @@ int cmd_shim(int argc, char **argv)
 		/* first: whoever finds our container finds us */
 		char t[32];
 		int n = snprintf(t, sizeof t, "%d\n", (int)getpid());
-		k9_write_file_atomic(pidf, t, (size_t)n, 0644);
+		k9_replace_file(pidf, t, (size_t)n, 0644);
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "kube9-shim");

@@ -86,7 +86,7 @@ static int write_key(const char *dir, const char *rel, const json_t *val, int mo
 	*slash = 0;
 	k9_mkdir_p(path, 0755);
 	*slash = '/';
-	if (k9_write_file_atomic(path, json_string_value(val), json_string_length(val), mode) < 0) {
+	if (k9_replace_file(path, json_string_value(val), json_string_length(val), mode) < 0) {
 		snprintf(err, n, "%s: %s", path, strerror(errno));
 		return -1;
 	}

@@ -74,6 +74,8 @@ int k9_b64_decode(const char *s, size_t n, unsigned char **out, size_t *outlen);
 /* Read a whole file (NUL-terminated); NULL with errno on failure. */
 char *k9_read_file(const char *path, size_t *len);
 /* Write atomically: temp file in the same dir, fsync, rename. -1 with errno. */
+/* Replaced atomically (rename), not synced: survives a crash of the process, not of the host. */
+int k9_replace_file(const char *path, const void *p, size_t n, int mode);
 int k9_write_file_atomic(const char *path, const void *p, size_t n, int mode);
 /* mkdir -p. */
 int k9_mkdir_p(const char *path, int mode);
