@@ -89,8 +89,6 @@ int node_host_init(const char *state_dir, const char *bridge, const char *cidr, 
 	node_crun.cidr = cidr;
 	node_crun.backoff = backoff;
 	node_crun.backoff_max = backoff * 30;
-	node_crun.log_max = 10 << 20;
-	node_crun.log_files = 5;
 	static char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (n <= 0) {

@@ -41,6 +41,9 @@ static void usage(FILE *f)
 	    "      --bridge NAME      the pods' bridge (default kube9br0)\n"
 	    "      --backoff S        first restart back-off of a crashing container, seconds;\n"
 	    "                         it doubles up to 30 times that (default 10)\n"
+	    "      --log-max-size N   bytes of a container's log file before it is rotated\n"
+	    "                         (default 10485760)\n"
+	    "      --log-max-files N  rotated log files kept per container run (default 5)\n"
 	    "  -v, --verbose          debug logging\n"
 	    "  -h, --help             this text\n"
 	    "\n"
@@ -87,6 +90,8 @@ int cmd_node(int argc, char **argv)
 	                                     {"pod-cidr", required_argument, 0, 'C'},
 	                                     {"bridge", required_argument, 0, 'B'},
 	                                     {"backoff", required_argument, 0, 'O'},
+	                                     {"log-max-size", required_argument, 0, 'L'},
+	                                     {"log-max-files", required_argument, 0, 'F'},
 	                                     {"verbose", no_argument, 0, 'v'},
 	                                     {"help", no_argument, 0, 'h'},
 	                                     {0, 0, 0, 0}};
@@ -95,6 +100,7 @@ int cmd_node(int argc, char **argv)
 	const char *bridge = "kube9br0";
 	long port = -1;
 	double backoff = 10;
+	long log_max = 10 << 20, log_files = 5;
 	char *zones_s = xstrdup("zone-a"), *regions_s = xstrdup("region-1");
 	long hollow = 0, pods = 100, workers = 8;
 	double hb = 10;
@@ -157,6 +163,12 @@ int cmd_node(int argc, char **argv)
 				    "kube9 node: --bridge %s: a link name of 1 to 15 characters",
 				    optarg);
 			break;
+		case 'L':
+			good = k9_flag_int("kube9 node", "log-max-size", optarg, 1024, 1L << 40, &log_max);
+			break;
+		case 'F':
+			good = k9_flag_int("kube9 node", "log-max-files", optarg, 1, 100, &log_files);
+			break;
 		case 'O':
 			good = k9_flag_num("kube9 node", "backoff", optarg, 0.01, 3600, &backoff);
 			break;
@@ -199,6 +211,8 @@ int cmd_node(int argc, char **argv)
 	/* before any thread: the agent's own mount namespace */
 	if (!hollow && node_host_init(state, bridge, cidr, backoff) < 0)
 		return 1;
+	node_crun.log_max = log_max;
+	node_crun.log_files = (int)log_files;
 	if (tree_open_mount(mount, "kube9 node") < 0)
 		return 1;
 	int nz, nr;

@@ -14,7 +14,7 @@ start_mount "$M"
 check "the busybox image is imported into the node's store" node_image
 start_kube9 sched.log sched --mount "$M"
 start_kube9 ctl.log controllers --mount "$M"
-start_node
+start_node --log-max-size 4096 --log-max-files 3
 node_up() { [ "$(jq -r '.status.conditions[] | select(.type=="Ready") | .status' "$M/nodes/$(hostname).json" 2>/dev/null)" = True ]; }
 check "the node registers and is Ready" wait_for 10 node_up
 check "it has the host's capacity" [ "$(jq -r .status.capacity.cpu "$M/nodes/$(hostname).json")" = "$(nproc)" ]
@@ -115,6 +115,26 @@ check "the secret volume is a tmpfs" log_has default sec c "tmpfs /etc/sec tmpfs
 check "\$(VAR) in env values is expanded" log_has default sec c "expanded=color blue"
 check "kubectl logs reads it through the API server and the node" sh -c "kubectl logs sec | grep -qx file=hunter2"
 check "the mount's sec.log reads it too" grep -qx "env=hunter2" "$D/pods/sec.log"
+# --- logs: rotated at --log-max-size, --log-max-files kept, long lines in parts ---
+cat >"$D/pods/chatty.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: chatty}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: $IMG
+    command: [sh, -c, 'i=0; while [ \$i -lt 300 ]; do echo "line \$i ..........................................................................................."; i=\$((i+1)); done; echo oops >&2; head -c 20000 /dev/zero | tr "\\0" x; echo; sleep 3600']
+EOF
+check "a chatty pod runs" wait_for 30 phase_is default chatty Running
+CL=$ST/logs/default_chatty_$(pj default chatty .metadata.uid)/c
+long_line() { [ "$(kubectl logs chatty --tail=1 2>/dev/null | tr -d '\n' | wc -c)" = 20000 ]; }
+check "a 20,000-byte line is written in parts and read back whole" wait_for 10 long_line
+check "its log was rotated at 4 KiB" sh -c "[ -f $CL/0.log.1 ] && [ \$(stat -c %s $CL/0.log) -le 20200 ]"
+check "only 3 rotated files are kept" sh -c "[ -f $CL/0.log.3 ] && [ ! -e $CL/0.log.4 ]"
+check "the files are in the CRI format, stderr marked" sh -c "cat $CL/0.log* | grep -Eq '^[0-9T:.-]+Z stderr F oops$'"
+rm "$D/pods/chatty.yaml"
 mkdir -p "$M/namespaces/other" 2>/dev/null
 wait_for 5 test -d "$M/namespaces/other/pods"
 cp "$T/sec.yaml" "$M/namespaces/other/pods/sec.yaml"
