@@ -129,6 +129,9 @@ bool node_pid_is(pid_t pid, const char *word);
 int node_path(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* node_host.c */
+/* dir/name as JSON (NULL if absent or bad); o written there (and released). */
+json_t *node_state_load(const char *dir, const char *name);
+int node_state_save(const char *dir, const char *name, json_t *o);
 /* What a real node adds to its status: images, and usage (cAdvisor's role). */
 void node_crun_status(json_t *status);
 void node_host_capacity(int64_t *milli_cpu, int64_t *mem_bytes);

@@ -58,11 +58,7 @@ static void save(node_ctr *c)
 		json_object_set(st, "last", c->last);
 	if (c->term)
 		json_object_set(st, "term", c->term);
-	char path[4400], *txt = json_dumps(st, JSON_COMPACT);
-	node_path(path, sizeof path, "%s/state.json", c->dir);
-	k9_replace_file(path, txt, strlen(txt), 0644);
-	free(txt);
-	json_decref(st);
+	node_state_save(c->dir, "state.json", st);
 }
 
 /* After an agent restart: what the last agent knew, and a shim maybe still running. */
@@ -70,11 +66,7 @@ void node_ctr_load(node_cpod *cp, node_ctr *c)
 {
 	(void)cp;
 	char path[4400];
-	node_path(path, sizeof path, "%s/state.json", c->dir);
-	char *txt = k9_read_file(path, NULL);
-	json_error_t je;
-	json_t *st = txt ? json_loads(txt, 0, &je) : NULL;
-	free(txt);
+	json_t *st = node_state_load(c->dir, "state.json");
 	if (!st)
 		return;
 	c->restarts = (int)num(st, "restarts", 0);

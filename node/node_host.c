@@ -47,6 +47,29 @@ int node_path(char *out, size_t n, const char *fmt, ...)
 	return r;
 }
 
+json_t *node_state_load(const char *dir, const char *name)
+{
+	char path[4400];
+	if (node_path(path, sizeof path, "%s/%s", dir, name) < 0)
+		return NULL;
+	char *txt = k9_read_file(path, NULL);
+	json_error_t je;
+	json_t *o = txt ? json_loads(txt, 0, &je) : NULL;
+	free(txt);
+	return o;
+}
+
+int node_state_save(const char *dir, const char *name, json_t *o)
+{
+	char path[4400], *txt = json_dumps(o, JSON_COMPACT);
+	int rc = node_path(path, sizeof path, "%s/%s", dir, name) < 0 || !txt
+	             ? -1
+	             : k9_replace_file(path, txt, strlen(txt), 0644);
+	free(txt);
+	json_decref(o);
+	return rc;
+}
+
 void node_host_capacity(int64_t *milli_cpu, int64_t *mem_bytes)
 {
 	*milli_cpu = (int64_t)get_nprocs() * 1000;
@@ -199,11 +222,7 @@ void node_host_clean_pod(const char *dir, const char *uid)
 	}
 	if (d)
 		closedir(d);
-	node_path(path, sizeof path, "%s/sandbox.json", dir);
-	char *txt = k9_read_file(path, NULL);
-	json_error_t je;
-	json_t *sb = txt ? json_loads(txt, 0, &je) : NULL;
-	free(txt);
+	json_t *sb = node_state_load(dir, "sandbox.json");
 	pid_t pause = (pid_t)json_integer_value(json_object_get(sb, "pid"));
 	json_decref(sb);
 	bool alive = pause > 0 && node_pid_is(pause, "pause");

@@ -164,10 +164,12 @@ int cmd_node(int argc, char **argv)
 				    optarg);
 			break;
 		case 'L':
-			good = k9_flag_int("kube9 node", "log-max-size", optarg, 1024, 1L << 40, &log_max);
+			good = k9_flag_int("kube9 node", "log-max-size", optarg, 1024, 1L << 40,
+			                   &log_max);
 			break;
 		case 'F':
-			good = k9_flag_int("kube9 node", "log-max-files", optarg, 1, 100, &log_files);
+			good =
+			    k9_flag_int("kube9 node", "log-max-files", optarg, 1, 100, &log_files);
 			break;
 		case 'O':
 			good = k9_flag_num("kube9 node", "backoff", optarg, 0.01, 3600, &backoff);

@@ -58,12 +58,7 @@ static int etc_files(node_cpod *cp)
 /* The sandbox: adopted if its pause process still runs, else made anew. */
 static int sandbox(node_cpod *cp, char *err, size_t n)
 {
-	char path[4400];
-	node_path(path, sizeof path, "%s/sandbox.json", cp->dir);
-	char *txt = k9_read_file(path, NULL);
-	json_error_t je;
-	json_t *sb = txt ? json_loads(txt, 0, &je) : NULL;
-	free(txt);
+	json_t *sb = node_state_load(cp->dir, "sandbox.json");
 	pid_t old = (pid_t)json_integer_value(json_object_get(sb, "pid"));
 	if (old > 0 && node_pid_is(old, "pause") && str(sb, "ip")) {
 		cp->pause = old;
@@ -99,11 +94,9 @@ static int sandbox(node_cpod *cp, char *err, size_t n)
 	}
 	cp->pause = pid;
 	k9_now_rfc3339(cp->start_time, sizeof cp->start_time);
-	sb = json_pack("{s:i,s:s,s:s}", "pid", (int)pid, "ip", cp->ip, "startTime", cp->start_time);
-	txt = json_dumps(sb, JSON_COMPACT);
-	k9_replace_file(path, txt, strlen(txt), 0644);
-	free(txt);
-	json_decref(sb);
+	node_state_save(
+	    cp->dir, "sandbox.json",
+	    json_pack("{s:i,s:s,s:s}", "pid", (int)pid, "ip", cp->ip, "startTime", cp->start_time));
 	etc_files(cp);
 	return 0;
 }
@@ -313,13 +306,9 @@ static void *pod_main(void *arg)
 	node_cpod *cp = arg;
 	k9_mkdir_p(cp->dir, 0755);
 	k9_mkdir_p(cp->logs, 0755);
-	json_t *meta =
-	    json_pack("{s:s,s:s,s:s}", "namespace", cp->ns, "name", cp->name, "uid", cp->uid);
-	char path[4400], *txt = json_dumps(meta, JSON_COMPACT);
-	node_path(path, sizeof path, "%s/pod.json", cp->dir);
-	k9_replace_file(path, txt, strlen(txt), 0644);
-	free(txt);
-	json_decref(meta);
+	node_state_save(
+	    cp->dir, "pod.json",
+	    json_pack("{s:s,s:s,s:s}", "namespace", cp->ns, "name", cp->name, "uid", cp->uid));
 	for (int i = 0; i < cp->nc; i++)
 		node_ctr_load(cp, &cp->c[i]);
 	char err[1024];

@@ -36,6 +36,16 @@ static json_t *read_obj(const node_pod_ref *r, const char *res, const char *name
 	return tree_read_json(path);
 }
 
+static void add_b64(json_t *out, const char *k, const char *s)
+{
+	unsigned char *b;
+	size_t n;
+	if (k9_b64_decode(s, strlen(s), &b, &n) == 0) {
+		json_object_set_new(out, k, json_stringn_nocheck((char *)b, n));
+		free(b);
+	}
+}
+
 /* key -> bytes of a ConfigMap (data, binaryData) or Secret (data, stringData). */
 static json_t *kv(const json_t *o, bool secret)
 {
@@ -44,31 +54,17 @@ static json_t *kv(const json_t *o, bool secret)
 	json_t *v;
 	json_object_foreach(json_object_get(o, "data"), k, v)
 	{
-		const char *s = json_string_value(v) ?: "";
-		if (!secret) {
-			json_object_set_new(out, k, json_stringn(s, strlen(s)));
-			continue;
-		}
-		unsigned char *b;
-		size_t n;
-		if (k9_b64_decode(s, strlen(s), &b, &n) == 0) {
-			json_object_set_new(out, k, json_stringn_nocheck((char *)b, n));
-			free(b);
-		}
+		if (secret)
+			add_b64(out, k, json_string_value(v) ?: "");
+		else
+			json_object_set(out, k, v);
 	}
 	json_object_foreach(json_object_get(o, secret ? "stringData" : "binaryData"), k, v)
 	{
-		const char *s = json_string_value(v) ?: "";
-		if (secret) {
+		if (secret)
 			json_object_set(out, k, v);
-			continue;
-		}
-		unsigned char *b;
-		size_t n;
-		if (k9_b64_decode(s, strlen(s), &b, &n) == 0) {
-			json_object_set_new(out, k, json_stringn_nocheck((char *)b, n));
-			free(b);
-		}
+		else
+			add_b64(out, k, json_string_value(v) ?: "");
 	}
 	return out;
 }
