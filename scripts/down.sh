@@ -32,6 +32,9 @@ if [ -d "$st/crun" ] && [ "${KUBE9_KEEP_PODS:-0}" != 1 ]; then
 		p=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$f" 2>/dev/null)
 		[ -n "$p" ] && grep -q pause "/proc/$p/cmdline" 2>/dev/null && kill -9 "$p"
 	done
+	for d in "$st"/pods/*/; do
+		[ -d "$d" ] && rmdir /sys/fs/cgroup/*/kube9/pod"$(basename "$d")" /sys/fs/cgroup/kube9/pod"$(basename "$d")" 2>/dev/null
+	done
 	[ -n "$ids" ] && echo "down: stopped the node's containers" >&2
 	ip link del kube9br0 2>/dev/null && echo "down: removed the pods' bridge kube9br0" >&2
 fi

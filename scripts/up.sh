@@ -78,4 +78,4 @@ if [ "${KUBE9_HOLLOW:-0}" -gt 0 ]; then
 fi
 echo "kubeconfig: $data/admin.kubeconfig"
 echo "try: kubectl --kubeconfig $data/admin.kubeconfig get nodes"
-echo "try: cp examples/pod.yaml $mnt/namespaces/default/pods/web.yaml; cat $mnt/namespaces/default/pods/web.yaml"
+echo "try: cp examples/pod.yaml $mnt/namespaces/default/pods/; cat $mnt/namespaces/default/pods/pod.yaml"
