@@ -77,7 +77,11 @@ typedef struct node_agent {
 
 extern const node_rt node_hollow_rt, node_crun_rt;
 
-/* For runtimes: write p's status (0 or -errno); p is stopped (the agent finishes it). */
+/*
+ * For runtimes: write p's status (0 or -errno); p is stopped (the agent
+ * finishes it, and may free p as soon as this returns: p->rt is cleared
+ * under the agent's lock, where the runtime's stop must read it).
+ */
 int node_pod_status(node_agent *a, node_pod *p, const json_t *status);
 void node_pod_stopped(node_agent *a, node_pod *p);
 

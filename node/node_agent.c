@@ -243,10 +243,14 @@ int node_pod_status(node_agent *a, node_pod *p, const json_t *status)
 
 void node_pod_stopped(node_agent *a, node_pod *p)
 {
+	/* once unlocked, a queue worker may release p: the key is copied first */
 	pthread_mutex_lock(&a->lock);
+	p->rt = NULL;
 	p->stopped = true;
+	char *key = xstrdup(p->key);
 	pthread_mutex_unlock(&a->lock);
-	tree_queue_add(a->q, p->key);
+	tree_queue_add(a->q, key);
+	free(key);
 }
 
 /* The kubelet's admission: does the pod fit what the node has left? NULL if so. */

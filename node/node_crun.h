@@ -64,6 +64,7 @@ typedef struct node_ctr {
 	char image_id[96], image[512];
 	node_probe_st pr[3];
 	bool started_ok, ready;
+	bool up; /* a sidecar that has started once */
 } node_ctr;
 
 /* A pod worker: one thread per pod, as the kubelet's pod workers. */
@@ -92,6 +93,10 @@ void node_ctr_init(node_cpod *cp, node_ctr *c, const json_t *spec, bool init);
 void node_ctr_load(node_cpod *cp, node_ctr *c);
 void node_ctr_start(node_cpod *cp, node_ctr *c);
 bool node_ctr_reap(node_cpod *cp, node_ctr *c);
+/* A run ended with code: restartPolicy and back-off decide; true if it runs again. */
+bool node_ctr_ended(node_cpod *cp, node_ctr *c, int code);
+/* An init container with restartPolicy Always (a native sidecar). */
+bool node_ctr_sidecar(const node_ctr *c);
 void node_ctr_kill(node_ctr *c, const char *sig);
 void node_ctr_remove(node_ctr *c);
 void node_ctr_probe(node_cpod *cp, node_ctr *c, uint64_t now);

@@ -222,6 +222,8 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 		return;
 	}
 	node_path(c->image_id, sizeof c->image_id, "%s", im.id);
+	if (!strcmp(c->wreason, "ErrImagePull") || !strcmp(c->wreason, "ImagePullBackOff"))
+		c->backoff = 0; /* pulls and crashes back off apart, as in the kubelet */
 	node_pod_ref r = {cp->pod, cp->dir, cp->ip, cp->p->node->ip, cp->p->node->name};
 	json_t *vols = node_vol_setup(&r, err, sizeof err), *env = NULL, *mounts = NULL;
 	if (vols)
@@ -262,6 +264,15 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 	node_path(logdir, sizeof logdir, "%s/%s", cp->logs, c->name);
 	k9_mkdir_p(logdir, 0755);
 	node_path(logf, sizeof logf, "%s/%d.log", logdir, run);
+	/* the kubelet keeps this run's log and the previous one's */
+	for (int k = 0; run >= 2 && k <= node_crun.log_files; k++) {
+		char old[4800];
+		if (k)
+			node_path(old, sizeof old, "%s/%d.log.%d", logdir, run - 2, k);
+		else
+			node_path(old, sizeof old, "%s/%d.log", logdir, run - 2);
+		unlink(old);
+	}
 	node_path(exitf, sizeof exitf, "%s/exit", c->dir);
 	node_path(errlog, sizeof errlog, "%s/shim.log", c->dir);
 	node_path(max, sizeof max, "%ld", node_crun.log_max);
@@ -302,8 +313,11 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 	if (pid < 0 || node_report(rep, 60, msg, sizeof msg) < 0) {
 		if (pid < 0)
 			node_path(msg, sizeof msg, "cannot start the shim: %s", strerror(errno));
-		else
+		else {
+			/* it leads its own session: crun, if hung, goes with it */
+			kill(-pid, SIGKILL);
 			waitpid(pid, NULL, 0);
+		}
 		/* as Kubernetes: a container that could not start is terminated, StartError */
 		c->term =
 		    json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", 128, "reason", "StartError",
@@ -313,6 +327,7 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 		log_warn("pod %s/%s: container %s: StartError: %s", cp->ns, cp->name, c->name, msg);
 		c->shim = 0;
 		c->wreason[0] = 0;
+		node_ctr_ended(cp, c, 128);
 		save(c);
 		return;
 	}
@@ -352,6 +367,43 @@ static bool oom_killed(node_cpod *cp, node_ctr *c)
 	return oom;
 }
 
+bool node_ctr_sidecar(const node_ctr *c)
+{
+	return c->init && !strcmp(str(c->spec, "restartPolicy") ?: "", "Always");
+}
+
+/* A run is over with code: what restartPolicy says next, with the kubelet's back-off. */
+bool node_ctr_ended(node_cpod *cp, node_ctr *c, int code)
+{
+	c->ready = false;
+	c->kill_at = 0;
+	const char *policy = str(json_object_get(cp->pod, "spec"), "restartPolicy") ?: "Always";
+	bool again = node_ctr_sidecar(c) ? true
+	             : c->init
+	                 ? code != 0 && strcmp(policy, "Never")
+	                 : !strcmp(policy, "Always") || (!strcmp(policy, "OnFailure") && code != 0);
+	if (cp->stop)
+		again = false;
+	c->done = !again;
+	if (!again)
+		return false;
+	/* the kubelet's back-off: reset after a long enough good run */
+	if (tree_age(c->started) > 2 * node_crun.backoff_max)
+		c->backoff = 0;
+	if (c->backoff <= 0) {
+		c->backoff = node_crun.backoff / 2;
+		c->next_start = k9_mono_ns();
+	} else
+		backoff(cp, c, "CrashLoopBackOff");
+	if (c->next_start > k9_mono_ns()) {
+		node_path(c->wreason, sizeof c->wreason, "CrashLoopBackOff");
+		node_path(c->wmsg, sizeof c->wmsg,
+		          "back-off %.0fs restarting failed container=%s pod=%s_%s(%s)", c->backoff,
+		          c->name, cp->name, cp->ns, cp->uid);
+	}
+	return true;
+}
+
 /* The shim has gone: the container's run is over. True if something changed. */
 bool node_ctr_reap(node_cpod *cp, node_ctr *c)
 {
@@ -388,30 +440,7 @@ bool node_ctr_reap(node_cpod *cp, node_ctr *c)
 	if (!t)
 		json_object_set_new(c->term, "message",
 		                    json_string("the container's shim ended without a status"));
-	c->ready = false;
-	const char *policy = str(json_object_get(cp->pod, "spec"), "restartPolicy") ?: "Always";
-	bool again = c->init
-	                 ? code != 0 && strcmp(policy, "Never")
-	                 : !strcmp(policy, "Always") || (!strcmp(policy, "OnFailure") && code != 0);
-	if (cp->stop)
-		again = false;
-	c->done = !again;
-	if (again) {
-		/* the kubelet's back-off: reset after a long enough good run */
-		if (tree_age(c->started) > 2 * node_crun.backoff_max)
-			c->backoff = 0;
-		if (c->backoff <= 0) {
-			c->backoff = node_crun.backoff / 2;
-			c->next_start = k9_mono_ns();
-		} else
-			backoff(cp, c, "CrashLoopBackOff");
-		if (c->next_start > k9_mono_ns()) {
-			node_path(c->wreason, sizeof c->wreason, "CrashLoopBackOff");
-			node_path(c->wmsg, sizeof c->wmsg,
-			          "back-off %.0fs restarting failed container=%s pod=%s_%s(%s)",
-			          c->backoff, c->name, cp->name, cp->ns, cp->uid);
-		}
-	}
+	bool again = node_ctr_ended(cp, c, code);
 	log_info("pod %s/%s: container %s exited %d (%s)%s", cp->ns, cp->name, c->name, code,
 	         reason, again ? ", will restart" : "");
 	save(c);
@@ -457,7 +486,8 @@ void node_ctr_probe(node_cpod *cp, node_ctr *c, uint64_t now)
 			log_info("pod %s/%s: container %s failed its %s probe, restarting it",
 			         cp->ns, cp->name, c->name, i == PR_LIVE ? "liveness" : "startup");
 			node_ctr_kill(c, "TERM");
-			c->kill_at = now + (uint64_t)((cp->grace > 0 ? cp->grace : 30) * 1e9);
+			double g = num(p->spec, "terminationGracePeriodSeconds", cp->grace);
+			c->kill_at = now + (uint64_t)((g < 2 ? 2 : g) * 1e9);
 		}
 	}
 	if (!c->pr[PR_READY].spec)
@@ -474,11 +504,13 @@ json_t *node_ctr_status(node_cpod *cp, node_ctr *c)
 	char cid[256];
 	node_path(cid, sizeof cid, "crun://%s", c->id);
 	json_t *state;
+	bool waiting = false;
 	if (c->shim != 0)
 		state = json_pack("{s:{s:s}}", "running", "startedAt", c->started);
 	else if (c->term && (c->done || !c->wreason[0]))
 		state = json_pack("{s:O}", "terminated", c->term);
 	else {
+		waiting = true;
 		state = json_pack("{s:{s:s}}", "waiting", "reason",
 		                  c->wreason[0] ? c->wreason : "ContainerCreating");
 		if (c->wmsg[0])
@@ -489,8 +521,10 @@ json_t *node_ctr_status(node_cpod *cp, node_ctr *c)
 	    json_pack("{s:s,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", state, "ready",
 	              c->shim != 0 && c->ready, "restartCount", c->restarts, "image", c->image,
 	              "imageID", c->image_id, "started", c->shim != 0 && c->started_ok);
+	/* waiting to run again: the run that just ended is the last state */
+	const json_t *last = waiting && c->term ? c->term : c->last;
 	json_object_set_new(s, "lastState",
-	                    c->last ? json_pack("{s:O}", "terminated", c->last) : json_object());
+	                    last ? json_pack("{s:O}", "terminated", last) : json_object());
 	if (c->ran)
 		json_object_set_new(s, "containerID", json_string(cid));
 	return s;

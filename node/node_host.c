@@ -225,7 +225,7 @@ void node_host_clean_pod(const char *dir, const char *uid)
 	json_t *sb = node_state_load(dir, "sandbox.json");
 	pid_t pause = (pid_t)json_integer_value(json_object_get(sb, "pid"));
 	json_decref(sb);
-	bool alive = pause > 0 && node_pid_is(pause, "pause");
+	bool alive = pause > 0 && node_pid_is(pause, uid);
 	node_net_del(uid, alive ? pause : 0);
 	if (alive)
 		kill(pause, SIGKILL);

@@ -35,6 +35,13 @@ static void wake(node_cpod *cp)
 	}
 }
 
+static void unlink_state(node_cpod *cp, const char *name)
+{
+	char p[4500];
+	if (node_path(p, sizeof p, "%s/%s", cp->dir, name) >= 0)
+		unlink(p);
+}
+
 static int etc_files(node_cpod *cp)
 {
 	char path[4400], *txt;
@@ -56,11 +63,27 @@ static int etc_files(node_cpod *cp)
 }
 
 /* The sandbox: adopted if its pause process still runs, else made anew. */
+/* A sandbox that is no more: its containers (in its namespaces) die, its address goes back. */
+static void sandbox_gone(node_cpod *cp, pid_t pause)
+{
+	for (int i = 0; i < cp->nc; i++)
+		if (cp->c[i].shim > 0)
+			node_ctr_kill(&cp->c[i], "KILL");
+	if (pause > 0 && node_pid_is(pause, cp->uid)) {
+		node_net_del(cp->uid, pause);
+		kill(pause, SIGKILL);
+	} else
+		node_net_del(cp->uid, 0);
+	if (pause > 0)
+		waitpid(pause, NULL, WNOHANG);
+}
+
+/* The sandbox: adopted if its pause process still runs, else made anew. */
 static int sandbox(node_cpod *cp, char *err, size_t n)
 {
 	json_t *sb = node_state_load(cp->dir, "sandbox.json");
 	pid_t old = (pid_t)json_integer_value(json_object_get(sb, "pid"));
-	if (old > 0 && node_pid_is(old, "pause") && str(sb, "ip")) {
+	if (old > 0 && node_pid_is(old, cp->uid) && str(sb, "ip")) {
 		cp->pause = old;
 		node_path(cp->ip, sizeof cp->ip, "%s", str(sb, "ip"));
 		node_path(cp->start_time, sizeof cp->start_time, "%s", str(sb, "startTime") ?: "");
@@ -70,11 +93,15 @@ static int sandbox(node_cpod *cp, char *err, size_t n)
 		return 0;
 	}
 	if (sb) {
-		/* a sandbox whose pause died: its address goes back first */
-		node_net_del(cp->uid, 0);
+		/* a sandbox that died, or was being made when the agent went */
+		log_info("pod %s/%s: its sandbox is gone; making a new one", cp->ns, cp->name);
+		sandbox_gone(cp, old);
 		json_decref(sb);
 	}
-	char *argv[] = {"kube9", "pause", "--hostname", cp->name, NULL};
+	char pods[4200];
+	node_path(pods, sizeof pods, "%s/pods", node_crun.state_dir);
+	char *argv[] = {"kube9", "pause",  "--hostname", cp->name, "--uid",
+	                cp->uid, "--pods", pods,         NULL};
 	char errlog[4400], msg[512];
 	node_path(errlog, sizeof errlog, "%s/pause.log", cp->dir);
 	int rep;
@@ -87,9 +114,13 @@ static int sandbox(node_cpod *cp, char *err, size_t n)
 		}
 		return -1;
 	}
+	/* recorded before the address is asked for: an agent killed in between gives it back */
+	node_state_save(cp->dir, "sandbox.json", json_pack("{s:i}", "pid", (int)pid));
 	if (node_net_add(cp->uid, pid, cp->ip, sizeof cp->ip, err, n) < 0) {
+		node_net_del(cp->uid, pid);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		unlink_state(cp, "sandbox.json");
 		return -1;
 	}
 	cp->pause = pid;
@@ -99,6 +130,21 @@ static int sandbox(node_cpod *cp, char *err, size_t n)
 	    json_pack("{s:i,s:s,s:s}", "pid", (int)pid, "ip", cp->ip, "startTime", cp->start_time));
 	etc_files(cp);
 	return 0;
+}
+
+/* Is the sandbox still there? If its pause died, its containers go and a new one is made. */
+static void sandbox_check(node_cpod *cp)
+{
+	if (cp->pause <= 0 || node_pid_is(cp->pause, cp->uid))
+		return;
+	log_warn(
+	    "pod %s/%s: its sandbox (pause %d) died; its containers are restarted in a new one",
+	    cp->ns, cp->name, cp->pause);
+	sandbox_gone(cp, cp->pause);
+	cp->pause = 0;
+	char err[1024];
+	if (sandbox(cp, err, sizeof err) < 0)
+		log_warn("pod %s/%s: %s", cp->ns, cp->name, err);
 }
 
 static const char *cond_names[4] = {"PodScheduled", "Initialized", "ContainersReady", "Ready"};
@@ -114,31 +160,52 @@ static void cond(node_cpod *cp, int i, bool v, json_t *out)
 	                                     cp->cond_since[i]));
 }
 
+static int exit_code(const node_ctr *c)
+{
+	return (int)json_integer_value(json_object_get(c->term, "exitCode"));
+}
+
+/* Initialized: init containers done with 0, sidecars started. The phase as the kubelet's getPhase.
+ */
 static const char *phase(node_cpod *cp, bool *inited)
 {
 	*inited = true;
-	for (int i = 0; i < cp->ninit; i++)
-		if (!(cp->c[i].done && cp->c[i].term &&
-		      json_integer_value(json_object_get(cp->c[i].term, "exitCode")) == 0))
+	for (int i = 0; i < cp->ninit; i++) {
+		const node_ctr *c = &cp->c[i];
+		if (node_ctr_sidecar(c) ? !c->up : !(c->done && c->term && exit_code(c) == 0))
 			*inited = false;
+	}
 	if (cp->failed_init)
 		return "Failed";
 	if (!*inited)
 		return "Pending";
-	int running = 0, done = 0, bad = 0, ran = 0;
+	int running = 0, waiting = 0, stopped = 0, succeeded = 0;
 	for (int i = cp->ninit; i < cp->nc; i++) {
-		node_ctr *c = &cp->c[i];
-		running += c->shim != 0;
-		ran += c->ran;
-		if (c->done && c->term) {
-			done++;
-			bad += json_integer_value(json_object_get(c->term, "exitCode")) != 0;
-		}
+		const node_ctr *c = &cp->c[i];
+		if (c->shim != 0)
+			running++;
+		else if (c->term) {
+			stopped++;
+			succeeded += exit_code(c) == 0;
+		} else if (!c->last)
+			waiting++; /* never ran to an end yet */
+		else
+			stopped++;
 	}
-	int apps = cp->nc - cp->ninit;
-	if (done == apps)
-		return bad ? "Failed" : "Succeeded";
-	return running || ran ? "Running" : "Pending";
+	const char *policy =
+	    json_string_value(json_object_get(json_object_get(cp->pod, "spec"), "restartPolicy"))
+	        ?: "Always";
+	if (waiting)
+		return "Pending";
+	if (running)
+		return "Running";
+	if (!stopped)
+		return "Pending";
+	if (!strcmp(policy, "Always"))
+		return "Running";
+	if (stopped == succeeded)
+		return "Succeeded";
+	return !strcmp(policy, "OnFailure") ? "Running" : "Failed";
 }
 
 static json_t *status(node_cpod *cp)
@@ -149,7 +216,8 @@ static json_t *status(node_cpod *cp)
 	bool ready = inited && cp->nc > cp->ninit;
 	for (int i = 0; i < cp->nc; i++) {
 		json_array_append_new(i < cp->ninit ? ics : cs, node_ctr_status(cp, &cp->c[i]));
-		if (i >= cp->ninit && !(cp->c[i].shim != 0 && cp->c[i].ready))
+		if ((i >= cp->ninit || node_ctr_sidecar(&cp->c[i])) &&
+		    !(cp->c[i].shim != 0 && cp->c[i].ready))
 			ready = false;
 	}
 	/* PodScheduled keeps the scheduler's time */
@@ -202,8 +270,18 @@ static void advance(node_cpod *cp, uint64_t now)
 {
 	for (int i = 0; i < cp->ninit; i++) {
 		node_ctr *c = &cp->c[i];
+		if (node_ctr_sidecar(c)) {
+			/* a sidecar must have started once before the next one goes */
+			if (c->shim == 0 && !c->done && now >= c->next_start)
+				node_ctr_start(cp, c);
+			if (c->shim != 0 && c->started_ok)
+				c->up = true;
+			if (c->up)
+				continue;
+			return;
+		}
 		if (c->done) {
-			if (json_integer_value(json_object_get(c->term, "exitCode")) == 0)
+			if (exit_code(c) == 0)
 				continue;
 			cp->failed_init = true;
 			return;
@@ -212,9 +290,10 @@ static void advance(node_cpod *cp, uint64_t now)
 			node_ctr_start(cp, c);
 		return;
 	}
-	for (int i = cp->ninit; i < cp->nc; i++) {
+	for (int i = 0; i < cp->nc; i++) {
 		node_ctr *c = &cp->c[i];
-		if (c->shim == 0 && !c->done && now >= c->next_start)
+		if ((i >= cp->ninit || node_ctr_sidecar(c)) && c->shim == 0 && !c->done &&
+		    now >= c->next_start)
 			node_ctr_start(cp, c);
 	}
 }
@@ -235,7 +314,7 @@ static void wait_events(node_cpod *cp, uint64_t now)
 		for (int k = 0; k < 3 && c->shim > 0; k++)
 			if (c->pr[k].spec && c->pr[k].next > now && c->pr[k].next < next)
 				next = c->pr[k].next;
-		if (c->kill_at && c->kill_at < next)
+		if (c->shim > 0 && c->kill_at && c->kill_at < next)
 			next = c->kill_at > now ? c->kill_at : now;
 	}
 	int ms = (int)((next - now) / 1000000) + 1;
@@ -269,15 +348,17 @@ static void teardown(node_cpod *cp)
 		for (int i = 0; i < cp->nc; i++)
 			if (cp->c[i].shim != 0)
 				node_ctr_kill(&cp->c[i], "TERM");
-		uint64_t end = k9_mono_ns() + (uint64_t)grace * 1000000000ull;
-		while (any_running(cp) && k9_mono_ns() < end) {
+		/* a shorter grace period may come meanwhile (a second delete): cp->grace is read
+		 * each time */
+		uint64_t t0 = k9_mono_ns();
+		while (any_running(cp) && k9_mono_ns() < t0 + (uint64_t)cp->grace * 1000000000ull) {
 			wait_events(cp, k9_mono_ns());
 			reap_all(cp);
 		}
 		for (int i = 0; i < cp->nc; i++)
 			if (cp->c[i].shim != 0)
 				node_ctr_kill(&cp->c[i], "KILL");
-		end = k9_mono_ns() + (uint64_t)10e9;
+		uint64_t end = k9_mono_ns() + (uint64_t)10e9;
 		while (any_running(cp) && k9_mono_ns() < end) {
 			wait_events(cp, k9_mono_ns());
 			reap_all(cp);
@@ -323,6 +404,7 @@ static void *pod_main(void *arg)
 	}
 	while (!cp->stop) {
 		uint64_t now = k9_mono_ns();
+		sandbox_check(cp);
 		reap_all(cp);
 		if (cp->stop)
 			break;
@@ -333,11 +415,8 @@ static void *pod_main(void *arg)
 		wait_events(cp, k9_mono_ns());
 	}
 	teardown(cp);
-	node_pod *p = cp->p;
-	node_agent *a = cp->a;
-	pthread_mutex_lock(&a->lock);
-	p->rt = NULL;
-	pthread_mutex_unlock(&a->lock);
+	/* from here p is the agent's again (it may free it at once): not touched */
+	node_pod_stopped(cp->a, cp->p);
 	for (int i = 0; i < cp->nc; i++)
 		node_ctr_free(&cp->c[i]);
 	free(cp->c);
@@ -345,7 +424,6 @@ static void *pod_main(void *arg)
 	json_decref(cp->posted);
 	json_decref(cp->pod);
 	free(cp);
-	node_pod_stopped(a, p);
 	return NULL;
 }
 

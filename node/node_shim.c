@@ -86,22 +86,31 @@ static void say(const char *msg)
 
 int cmd_pause(int argc, char **argv)
 {
-	if (argc != 3 || strcmp(argv[1], "--hostname")) {
-		fputs("usage: kube9 pause --hostname NAME\n\n"
+	/* --uid names the pod: how the agent knows its sandbox from a reused pid */
+	const char *host = NULL, *pods = NULL;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--hostname"))
+			host = argv[i + 1];
+		else if (!strcmp(argv[i], "--pods"))
+			pods = argv[i + 1];
+	}
+	if (!host) {
+		bool help = argc > 1 && !strcmp(argv[1], "--help");
+		fputs("usage: kube9 pause --hostname NAME [--uid UID] [--pods DIR]\n\n"
 		      "A pod's sandbox, started by `kube9 node`: holds the pod's network, IPC\n"
 		      "and UTS namespaces until SIGTERM. Not for use by hand.\n",
-		      !strcmp(argc > 1 ? argv[1] : "", "--help") ? stdout : stderr);
-		return !strcmp(argc > 1 ? argv[1] : "", "--help") ? 0 : 2;
+		      help ? stdout : stderr);
+		return help ? 0 : 2;
 	}
 	char err[512];
-	isolate(NULL, NULL);
+	isolate(pods, NULL);
 	if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
 		snprintf(err, sizeof err, "unshare: %s", strerror(errno));
 		say(err);
 		return 1;
 	}
-	if (sethostname(argv[2], strlen(argv[2])) < 0) {
-		snprintf(err, sizeof err, "sethostname %s: %s", argv[2], strerror(errno));
+	if (sethostname(host, strlen(host)) < 0) {
+		snprintf(err, sizeof err, "sethostname %s: %s", host, strerror(errno));
 		say(err);
 		return 1;
 	}

@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,40 @@ json_t *node_vol_setup(const node_pod_ref *r, char *err, size_t n)
 	return vols;
 }
 
+/*
+ * Walk subPath inside the volume without following a symlink anywhere,
+ * making the directories that are missing: a container may have made one
+ * of them a symlink to the host's /. (crun mounts the path later; a
+ * container racing it could still swap a directory for a symlink.)
+ */
+static int sub_path(const char *root, const char *sub)
+{
+	int fd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char *copy = xstrdup(sub), *save = NULL;
+	for (char *t = strtok_r(copy, "/", &save); t && fd >= 0; t = strtok_r(NULL, "/", &save)) {
+		int nfd = -1;
+		struct stat st;
+		/* missing: made a directory (as Kubernetes does); there: never followed */
+		if (mkdirat(fd, t, 0755) == 0 || errno == EEXIST) {
+			nfd = openat(fd, t, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (nfd >= 0 && (fstat(nfd, &st) < 0 || S_ISLNK(st.st_mode))) {
+				close(nfd);
+				nfd = -1;
+				errno = ELOOP;
+			}
+		}
+		int e = errno;
+		close(fd);
+		errno = e;
+		fd = nfd;
+	}
+	free(copy);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t n)
 {
 	json_t *m = json_array();
@@ -296,8 +331,14 @@ json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t
 				return NULL;
 			}
 			snprintf(src, sizeof src, "%s/%s", str(v, "path"), sub);
-			if (access(src, F_OK) < 0)
-				k9_mkdir_p(src, 0755);
+			if (sub_path(str(v, "path"), sub) < 0) {
+				snprintf(err, n,
+				         "volumeMount %s: subPath %s: %s (a symlink may not lead it "
+				         "out of its volume)",
+				         name, sub, strerror(errno));
+				json_decref(m);
+				return NULL;
+			}
 		} else
 			snprintf(src, sizeof src, "%s", str(v, "path"));
 		bool ro = json_is_true(json_object_get(vm, "readOnly")) ||

@@ -57,6 +57,13 @@ orphan_clean() { [ ! -e "$ST/pods/$UID_ORPHAN" ] && ! crun_host list -q | grep -
 check "what the force-deleted pod left is removed" wait_for 20 orphan_clean
 check "the pod created meanwhile runs" phase_is default later Running
 
+# a sandbox that dies: its containers are restarted in a new one
+PAUSE=$(jq -r .pid "$ST/pods/$(pj default later .metadata.uid)/sandbox.json")
+kill -9 "$PAUSE"
+resandboxed() { [ "$(pj default later '.status.containerStatuses[0].restartCount')" = 1 ] && phase_is default later Running; }
+check "when a pod's sandbox dies its container is restarted in a new one" wait_for 20 resandboxed
+check "... whose pause process is a new one" sh -c "[ \"\$(jq -r .pid $ST/pods/$(pj default later .metadata.uid)/sandbox.json)\" != $PAUSE ]"
+
 # --- persistent volumes ---
 mkdir -p "$T/pv"
 cat >"$M/persistentvolumes/pv-$BR.yaml" <<EOF

@@ -174,6 +174,12 @@ EOF
 check "restartPolicy Never and exit 3: phase Failed" wait_for 30 phase_is default fail Failed
 check "... exitCode 3, reason Error, no restart" [ "$(pj default fail '.status.containerStatuses[0] | "\(.state.terminated.exitCode) \(.state.terminated.reason) \(.restartCount)"')" = "3 Error 0" ]
 
+# --- a command that does not exist: StartError, and restartPolicy decides ---
+printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: noexec}\nspec:\n  restartPolicy: Never\n  containers: [{name: c, image: %s, command: [/no/such]}]\n' "$IMG" >"$D/pods/noexec.yaml"
+check "a command that does not exist: Failed (restartPolicy Never)" wait_for 30 phase_is default noexec Failed
+check "... terminated with reason StartError, exit code 128, no restart" [ "$(pj default noexec '.status.containerStatuses[0] | "\(.state.terminated.reason) \(.state.terminated.exitCode) \(.restartCount)"')" = "StartError 128 0" ]
+check "... crun's words in the message" sh -c "jq -r '.status.containerStatuses[0].state.terminated.message' $D/pods/noexec.json | grep -q 'no/such'"
+
 # --- a crashing container is restarted with back-off (OnFailure) ---
 cat >"$D/pods/crash.yaml" <<EOF
 apiVersion: v1
@@ -304,7 +310,7 @@ check "a pod ignoring SIGTERM is killed after its grace period (1 s)" wait_for 1
 check "... its IP is free again" sh -c "! grep -rqs $UID_WEB $ST/cni/"
 check "the host no longer reaches its address" not curl -fsS -m 1 "http://$IP:8080/"
 
-for p in client sec init fail crash live unready secure oom; do rm -f "$D/pods/$p.yaml"; done
+for p in client sec init fail crash live unready secure oom noexec; do rm -f "$D/pods/$p.yaml"; done
 rm -f "$M/namespaces/other/pods/sec.yaml"
 none_left() { [ -z "$(ls "$ST/pods")" ] && [ -z "$(crun_host list -q 2>/dev/null)" ]; }
 check "after deleting every pod nothing is left: no state, no containers" wait_for 30 none_left

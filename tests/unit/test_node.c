@@ -195,6 +195,31 @@ int main(void)
 	   "a subPath with .. is refused: %s", err);
 	json_decref(vm);
 	json_decref(vols);
+
+	/* subPath never follows a symlink out of its volume */
+	char vd[] = "/tmp/k9-test-vol-XXXXXX";
+	ok(mkdtemp(vd) != NULL, "volume dir");
+	char link[300], made[300];
+	snprintf(link, sizeof link, "%s/evil", vd);
+	ok(symlink("/", link) == 0, "a symlink to / inside the volume");
+	char vj[400];
+	snprintf(vj, sizeof vj, "{\"v\":{\"path\":\"%s\",\"ro\":false}}", vd);
+	vols = J(vj);
+	vm = J("{\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/x\",\"subPath\":\"evil/etc\"}]}");
+	ok(!node_vol_mounts(vm, vols, err, sizeof err) && strstr(err, "symlink"), "a subPath through a symlink is refused: %s", err);
+	json_decref(vm);
+	vm = J("{\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/x\",\"subPath\":\"evil\"}]}");
+	ok(!node_vol_mounts(vm, vols, err, sizeof err), "a subPath that is a symlink is refused");
+	json_decref(vm);
+	vm = J("{\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/x\",\"subPath\":\"a/b\"}]}");
+	m = node_vol_mounts(vm, vols, err, sizeof err);
+	snprintf(made, sizeof made, "%s/a/b", vd);
+	ok(m && access(made, F_OK) == 0, "a missing subPath is made, inside the volume");
+	ok(access("/etc/a", F_OK) < 0, "... and nothing outside it");
+	json_decref(m);
+	json_decref(vm);
+	json_decref(vols);
+	k9_rm_rf(vd);
 	json_decref(bare);
 	json_decref(pod);
 	json_decref(ctr);
