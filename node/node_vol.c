@@ -332,10 +332,11 @@ json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t
 			}
 			snprintf(src, sizeof src, "%s/%s", str(v, "path"), sub);
 			if (sub_path(str(v, "path"), sub) < 0) {
-				snprintf(err, n,
-				         "volumeMount %s: subPath %s: %s (a symlink may not lead it "
-				         "out of its volume)",
-				         name, sub, strerror(errno));
+				snprintf(
+				    err, n,
+				    "volumeMount %s: subPath %s: %s (a symlink may not lead it "
+				    "out of its volume)",
+				    name, sub, strerror(errno));
 				json_decref(m);
 				return NULL;
 			}

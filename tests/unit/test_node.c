@@ -205,8 +205,10 @@ int main(void)
 	char vj[400];
 	snprintf(vj, sizeof vj, "{\"v\":{\"path\":\"%s\",\"ro\":false}}", vd);
 	vols = J(vj);
-	vm = J("{\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/x\",\"subPath\":\"evil/etc\"}]}");
-	ok(!node_vol_mounts(vm, vols, err, sizeof err) && strstr(err, "symlink"), "a subPath through a symlink is refused: %s", err);
+	vm = J(
+	    "{\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/x\",\"subPath\":\"evil/etc\"}]}");
+	ok(!node_vol_mounts(vm, vols, err, sizeof err) && strstr(err, "symlink"),
+	   "a subPath through a symlink is refused: %s", err);
 	json_decref(vm);
 	vm = J("{\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/x\",\"subPath\":\"evil\"}]}");
 	ok(!node_vol_mounts(vm, vols, err, sizeof err), "a subPath that is a symlink is refused");
