@@ -162,6 +162,22 @@ check "the init containers ran in order, before the app" wait_for 5 log_has defa
 check "initContainerStatuses: both Completed" [ "$(pj default init '[.status.initContainerStatuses[].state.terminated.reason] | join(",")')" = Completed,Completed ]
 check "Initialized is True" [ "$(pj default init '.status.conditions[] | select(.type=="Initialized") | .status')" = True ]
 
+# --- a native sidecar: an init container with restartPolicy Always keeps running ---
+cat >"$D/pods/sidecar.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: sidecar}
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - {name: web, image: $IMG, restartPolicy: Always, command: [httpd, -f, -p, "8081", -h, /var/www]}
+  containers:
+  - {name: app, image: $IMG, command: [sh, -c, 'until wget -q -O - http://127.0.0.1:8081/; do sleep 0.2; done; sleep 3600']}
+EOF
+check "a pod with a native sidecar runs" wait_for 30 phase_is default sidecar Running
+check "... the sidecar keeps running beside the app" [ "$(pj default sidecar '.status.initContainerStatuses[0].state | keys[0]')" = running ]
+check "... and the app reached it on localhost" wait_for 10 log_has default sidecar app kube9
+
 # --- restartPolicy Never: Failed with the exit code ---
 cat >"$D/pods/fail.yaml" <<EOF
 apiVersion: v1
@@ -310,7 +326,7 @@ check "a pod ignoring SIGTERM is killed after its grace period (1 s)" wait_for 1
 check "... its IP is free again" sh -c "! grep -rqs $UID_WEB $ST/cni/"
 check "the host no longer reaches its address" not curl -fsS -m 1 "http://$IP:8080/"
 
-for p in client sec init fail crash live unready secure oom noexec; do rm -f "$D/pods/$p.yaml"; done
+for p in client sec init sidecar fail crash live unready secure oom noexec; do rm -f "$D/pods/$p.yaml"; done
 rm -f "$M/namespaces/other/pods/sec.yaml"
 none_left() { [ -z "$(ls "$ST/pods")" ] && [ -z "$(crun_host list -q 2>/dev/null)" ]; }
 check "after deleting every pod nothing is left: no state, no containers" wait_for 30 none_left
