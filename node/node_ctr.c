@@ -201,11 +201,30 @@ static void fail_start(node_cpod *cp, node_ctr *c, const char *reason, const cha
 	backoff(cp, c, reason);
 }
 
+/* What this runtime cannot do yet, said plainly rather than done wrong. */
+static const char *unsupported(const node_cpod *cp, const node_ctr *c)
+{
+	const json_t *spec = json_object_get(cp->pod, "spec");
+	static const char *const host[] = {"hostNetwork", "hostPID", "hostIPC", NULL};
+	for (int i = 0; host[i]; i++)
+		if (json_is_true(json_object_get(spec, host[i])))
+			return host[i];
+	if (json_is_true(json_object_get(json_object_get(c->spec, "securityContext"), "privileged")))
+		return "securityContext.privileged";
+	return NULL;
+}
+
 void node_ctr_start(node_cpod *cp, node_ctr *c)
 {
 	char err[1024] = "";
 	const char *reason = NULL;
 	img im = {0};
+	const char *no = unsupported(cp, c);
+	if (no) {
+		node_path(err, sizeof err, "%s is not supported by kube9's crun runtime", no);
+		fail_start(cp, c, "CreateContainerConfigError", err);
+		return;
+	}
 	json_t *auths = pull_auths(cp);
 	int rc = img_get(node_crun.images, c->image, str(c->spec, "imagePullPolicy"), auths, &im,
 	                 &reason, err, sizeof err);

@@ -143,6 +143,10 @@ waiting_cfg() { [ "$(pj other sec '.status.containerStatuses[0].state.waiting.re
 check "another namespace's secret is not found: CreateContainerConfigError" wait_for 20 waiting_cfg
 check "... with the reason in the message" grep -q 'secret \\"s1\\" not found' "$M/namespaces/other/pods/sec.json"
 
+printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: hostnet}\nspec:\n  hostNetwork: true\n  containers: [{name: c, image: %s, command: [sleep, "3600"]}]\n' "$IMG" >"$D/pods/hostnet.yaml"
+hostnet() { pj default hostnet '.status.containerStatuses[0].state.waiting | "\(.reason): \(.message)"' | grep -q 'CreateContainerConfigError: hostNetwork is not supported'; }
+check "hostNetwork is refused, saying so (CreateContainerConfigError)" wait_for 20 hostnet
+
 # --- init containers, in order, then the app ---
 cat >"$D/pods/init.yaml" <<EOF
 apiVersion: v1
@@ -326,7 +330,7 @@ check "a pod ignoring SIGTERM is killed after its grace period (1 s)" wait_for 1
 check "... its IP is free again" sh -c "! grep -rqs $UID_WEB $ST/cni/"
 check "the host no longer reaches its address" not curl -fsS -m 1 "http://$IP:8080/"
 
-for p in client sec init sidecar fail crash live unready secure oom noexec; do rm -f "$D/pods/$p.yaml"; done
+for p in client sec init sidecar fail crash live unready secure oom noexec hostnet; do rm -f "$D/pods/$p.yaml"; done
 rm -f "$M/namespaces/other/pods/sec.yaml"
 none_left() { [ -z "$(ls "$ST/pods")" ] && [ -z "$(crun_host list -q 2>/dev/null)" ]; }
 check "after deleting every pod nothing is left: no state, no containers" wait_for 30 none_left
