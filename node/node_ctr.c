@@ -209,7 +209,8 @@ static const char *unsupported(const node_cpod *cp, const node_ctr *c)
 	for (int i = 0; host[i]; i++)
 		if (json_is_true(json_object_get(spec, host[i])))
 			return host[i];
-	if (json_is_true(json_object_get(json_object_get(c->spec, "securityContext"), "privileged")))
+	if (json_is_true(
+	        json_object_get(json_object_get(c->spec, "securityContext"), "privileged")))
 		return "securityContext.privileged";
 	return NULL;
 }
