@@ -36,7 +36,8 @@ if [ -d "$st/crun" ] && [ "${KUBE9_KEEP_PODS:-0}" != 1 ]; then
 		[ -d "$d" ] && rmdir /sys/fs/cgroup/*/kube9/pod"$(basename "$d")" /sys/fs/cgroup/kube9/pod"$(basename "$d")" 2>/dev/null
 	done
 	[ -n "$ids" ] && echo "down: stopped the node's containers" >&2
-	ip link del kube9br0 2>/dev/null && echo "down: removed the pods' bridge kube9br0" >&2
+	br=${KUBE9_BRIDGE:-kube9br0}
+	ip link del "$br" 2>/dev/null && echo "down: removed the pods' bridge $br" >&2
 fi
 if mountpoint -q "$mnt"; then
 	fusermount3 -u "$mnt" || umount -l "$mnt"

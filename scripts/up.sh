@@ -5,8 +5,10 @@
 # controllers and a real node agent for this host, which runs pods under
 # crun (its state, logs and images in DATA_DIR/node; the examples' image is
 # imported from build/images/busybox, so no network is needed). With
-# KUBE9_HOLLOW=N, N hollow nodes join as well. Waits until each answers and
-# says where things are. `make down` stops it.
+# KUBE9_HOLLOW=N, N hollow nodes join as well. KUBE9_BRIDGE, KUBE9_POD_CIDR and
+# KUBE9_NODE_PORT change the pods' bridge (kube9br0), their addresses
+# (10.88.0.0/24) and the node's HTTP port (10250). Waits until each answers
+# and says where things are. `make down` stops it.
 set -eu
 data=${1:-/var/lib/kube9}
 mnt=${2:-/mnt/kube9}
@@ -72,7 +74,8 @@ if [ -f "$root/build/images/busybox/index.json" ]; then
 		kube9.local/busybox:1.35 >>"$data/node.log" 2>&1 ||
 		echo "up: importing the examples' image failed; see $data/node.log" >&2
 fi
-start_daemon node node --mount "$mnt" --state-dir "$data/node"
+start_daemon node node --mount "$mnt" --state-dir "$data/node" --bridge "${KUBE9_BRIDGE:-kube9br0}" \
+	--pod-cidr "${KUBE9_POD_CIDR:-10.88.0.0/24}" --port "${KUBE9_NODE_PORT:-10250}"
 if [ "${KUBE9_HOLLOW:-0}" -gt 0 ]; then
 	start_daemon hollow node --mount "$mnt" --hollow "$KUBE9_HOLLOW" --zones zone-a,zone-b,zone-c
 fi
