@@ -163,7 +163,11 @@ typedef struct node_pod_ref {
 json_t *node_vol_setup(const node_pod_ref *r, char *err, size_t n);
 /* The OCI mounts of ctr's volumeMounts. NULL + err. */
 json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t n);
-/* The container's environment: image's, envFrom, env. NULL + err. */
+/* The pod's namespace's object res/name (NULL if absent); its keys' bytes (data,
+ * stringData/binaryData). */
+json_t *node_vol_read(const node_pod_ref *r, const char *res, const char *name);
+json_t *node_vol_data(const json_t *o, bool secret);
+/* node_env.c: the container's environment: image's, envFrom, env. NULL + err. */
 json_t *node_vol_env(const node_pod_ref *r, const json_t *ctr, const json_t *imgcfg, char *err,
                      size_t n);
 void node_vol_teardown(const char *dir);

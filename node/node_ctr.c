@@ -467,57 +467,6 @@ bool node_ctr_reap(node_cpod *cp, node_ctr *c)
 	return true;
 }
 
-void node_ctr_probe(node_cpod *cp, node_ctr *c, uint64_t now)
-{
-	if (c->shim <= 0)
-		return;
-	for (int i = 0; i < 3; i++) {
-		node_probe_st *p = &c->pr[i];
-		if (!p->spec || now < p->next)
-			continue;
-		if (i != PR_START && !c->started_ok)
-			continue;
-		if (i == PR_START && c->started_ok)
-			continue;
-		p->next = now + (uint64_t)(num(p->spec, "periodSeconds", 10) * 1e9);
-		char msg[1024];
-		bool ok = node_probe(p->spec, c->spec, cp->ip, c->id, msg, sizeof msg) == 1;
-		if (ok) {
-			p->bad = 0;
-			if (++p->ok >= (int)num(p->spec, "successThreshold", 1))
-				p->result = true;
-		} else {
-			p->ok = 0;
-			if (++p->bad >= (int)num(p->spec, "failureThreshold", 3))
-				p->result = false;
-			static const char *const what[3] = {"Liveness", "Readiness", "Startup"};
-			char m[1200];
-			node_path(m, sizeof m, "%s probe failed: %s", what[i], msg);
-			json_t *ref = tree_obj_ref(cp->pod);
-			tree_event(ref, "Warning", "Unhealthy", m, "kubelet");
-			json_decref(ref);
-		}
-		if (i == PR_START && p->result)
-			c->started_ok = true;
-		if (i == PR_READY)
-			c->ready = p->result;
-		if ((i == PR_LIVE || i == PR_START) && !ok &&
-		    p->bad >= (int)num(p->spec, "failureThreshold", 3) && !c->kill_at) {
-			log_info("pod %s/%s: container %s failed its %s probe, restarting it",
-			         cp->ns, cp->name, c->name, i == PR_LIVE ? "liveness" : "startup");
-			node_ctr_kill(c, "TERM");
-			double g = num(p->spec, "terminationGracePeriodSeconds", cp->grace);
-			c->kill_at = now + (uint64_t)((g < 2 ? 2 : g) * 1e9);
-		}
-	}
-	if (!c->pr[PR_READY].spec)
-		c->ready = c->started_ok;
-	if (c->kill_at && now >= c->kill_at) {
-		node_ctr_kill(c, "KILL");
-		c->kill_at = now + (uint64_t)5e9;
-	}
-}
-
 json_t *node_ctr_status(node_cpod *cp, node_ctr *c)
 {
 	(void)cp;

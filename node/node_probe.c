@@ -2,7 +2,8 @@
  * node_probe.c - one run of a liveness, readiness or startup probe, as the
  * kubelet runs them: exec (in the container, through `crun exec`),
  * tcpSocket (a connection to the pod's IP) and httpGet (libcurl; 200-399
- * is success). timeoutSeconds bounds each run.
+ * is success). timeoutSeconds bounds each run. node_ctr_probe runs a
+ * container's probes when they are due and acts on their results.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -16,12 +17,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "kube9/tree.h"
 #include "kube9/util.h"
 #include "node_crun.h"
 
 static const char *str(const json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
+}
+
+static double num(const json_t *o, const char *k, double dflt)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? (double)json_integer_value(v) : dflt;
 }
 
 /* A port number or the name of one of the container's ports. */
@@ -178,4 +186,56 @@ int node_probe(const json_t *probe, const json_t *ctr, const char *ip, const cha
 	}
 	snprintf(msg, n, "probe has no handler (exec, tcpSocket or httpGet)");
 	return 0;
+}
+
+/* The container's probes that are due; a failed liveness or startup probe kills it. */
+void node_ctr_probe(node_cpod *cp, node_ctr *c, uint64_t now)
+{
+	if (c->shim <= 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		node_probe_st *p = &c->pr[i];
+		if (!p->spec || now < p->next)
+			continue;
+		if (i != PR_START && !c->started_ok)
+			continue;
+		if (i == PR_START && c->started_ok)
+			continue;
+		p->next = now + (uint64_t)(num(p->spec, "periodSeconds", 10) * 1e9);
+		char msg[1024];
+		bool ok = node_probe(p->spec, c->spec, cp->ip, c->id, msg, sizeof msg) == 1;
+		if (ok) {
+			p->bad = 0;
+			if (++p->ok >= (int)num(p->spec, "successThreshold", 1))
+				p->result = true;
+		} else {
+			p->ok = 0;
+			if (++p->bad >= (int)num(p->spec, "failureThreshold", 3))
+				p->result = false;
+			static const char *const what[3] = {"Liveness", "Readiness", "Startup"};
+			char m[1200];
+			node_path(m, sizeof m, "%s probe failed: %s", what[i], msg);
+			json_t *ref = tree_obj_ref(cp->pod);
+			tree_event(ref, "Warning", "Unhealthy", m, "kubelet");
+			json_decref(ref);
+		}
+		if (i == PR_START && p->result)
+			c->started_ok = true;
+		if (i == PR_READY)
+			c->ready = p->result;
+		if ((i == PR_LIVE || i == PR_START) && !ok &&
+		    p->bad >= (int)num(p->spec, "failureThreshold", 3) && !c->kill_at) {
+			log_info("pod %s/%s: container %s failed its %s probe, restarting it",
+			         cp->ns, cp->name, c->name, i == PR_LIVE ? "liveness" : "startup");
+			node_ctr_kill(c, "TERM");
+			double g = num(p->spec, "terminationGracePeriodSeconds", cp->grace);
+			c->kill_at = now + (uint64_t)((g < 2 ? 2 : g) * 1e9);
+		}
+	}
+	if (!c->pr[PR_READY].spec)
+		c->ready = c->started_ok;
+	if (c->kill_at && now >= c->kill_at) {
+		node_ctr_kill(c, "KILL");
+		c->kill_at = now + (uint64_t)5e9;
+	}
 }
