@@ -27,6 +27,7 @@ typedef struct node_crun_cfg {
 	const char *bridge, *cidr;
 	double backoff;     /* first restart back-off, seconds (Kubernetes: 10) */
 	double backoff_max; /* seconds (Kubernetes: 300) */
+	double sync_period; /* secrets and configmaps written again into volumes, seconds */
 	long log_max;       /* bytes per log file before rotation */
 	int log_files;      /* rotated files kept */
 	img_store *images;
@@ -84,6 +85,7 @@ typedef struct node_cpod {
 	bool failed_init;
 	json_t *posted;
 	char start_time[40];
+	uint64_t next_sync; /* of the projected volumes */
 	char cond_since[4][40];
 	bool cond_val[4];
 } node_cpod;

@@ -44,6 +44,8 @@ static void usage(FILE *f)
 	    "      --log-max-size N   bytes of a container's log file before it is rotated\n"
 	    "                         (default 10485760)\n"
 	    "      --log-max-files N  rotated log files kept per container run (default 5)\n"
+	    "      --sync-period S    seconds between writes of changed secrets and configmaps\n"
+	    "                         into pods' volumes (default 60)\n"
 	    "  -v, --verbose          debug logging\n"
 	    "  -h, --help             this text\n"
 	    "\n"
@@ -92,6 +94,7 @@ int cmd_node(int argc, char **argv)
 	                                     {"backoff", required_argument, 0, 'O'},
 	                                     {"log-max-size", required_argument, 0, 'L'},
 	                                     {"log-max-files", required_argument, 0, 'F'},
+	                                     {"sync-period", required_argument, 0, 'Y'},
 	                                     {"verbose", no_argument, 0, 'v'},
 	                                     {"help", no_argument, 0, 'h'},
 	                                     {0, 0, 0, 0}};
@@ -99,7 +102,7 @@ int cmd_node(int argc, char **argv)
 	const char *state = "/var/lib/kube9/node", *address = "127.0.0.1", *cidr = "10.88.0.0/24";
 	const char *bridge = "kube9br0";
 	long port = -1;
-	double backoff = 10;
+	double backoff = 10, sync_period = 60;
 	long log_max = 10 << 20, log_files = 5;
 	char *zones_s = xstrdup("zone-a"), *regions_s = xstrdup("region-1");
 	long hollow = 0, pods = 100, workers = 8;
@@ -171,6 +174,10 @@ int cmd_node(int argc, char **argv)
 			good =
 			    k9_flag_int("kube9 node", "log-max-files", optarg, 1, 100, &log_files);
 			break;
+		case 'Y':
+			good = k9_flag_num("kube9 node", "sync-period", optarg, 0.1, 86400,
+			                   &sync_period);
+			break;
 		case 'O':
 			good = k9_flag_num("kube9 node", "backoff", optarg, 0.01, 3600, &backoff);
 			break;
@@ -215,6 +222,7 @@ int cmd_node(int argc, char **argv)
 		return 1;
 	node_crun.log_max = log_max;
 	node_crun.log_files = (int)log_files;
+	node_crun.sync_period = sync_period;
 	if (tree_open_mount(mount, "kube9 node") < 0)
 		return 1;
 	int nz, nr;

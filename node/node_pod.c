@@ -325,6 +325,31 @@ static void wait_events(node_cpod *cp, uint64_t now)
 	}
 }
 
+/*
+ * Secrets and configmaps changed since are written again into the pod's
+ * volumes every --sync-period, as the kubelet does; the containers see the
+ * new files (the tmpfs is the same one their mounts show).
+ */
+static void volumes_sync(node_cpod *cp, uint64_t now)
+{
+	if (now < cp->next_sync)
+		return;
+	cp->next_sync = now + (uint64_t)(node_crun.sync_period * 1e9);
+	size_t i;
+	const json_t *v;
+	bool projected = false;
+	json_array_foreach(json_object_get(json_object_get(cp->pod, "spec"), "volumes"), i, v)
+	    projected |= json_object_get(v, "secret") || json_object_get(v, "configMap");
+	if (!projected)
+		return;
+	node_pod_ref r = {cp->pod, cp->dir, cp->ip, cp->p->node->ip, cp->p->node->name};
+	char err[1024];
+	json_t *vols = node_vol_setup(&r, err, sizeof err);
+	if (!vols)
+		log_debug("pod %s/%s: volumes: %s", cp->ns, cp->name, err);
+	json_decref(vols);
+}
+
 static void reap_all(node_cpod *cp)
 {
 	for (int i = 0; i < cp->nc; i++)
@@ -409,6 +434,7 @@ static void *pod_main(void *arg)
 		if (cp->stop)
 			break;
 		advance(cp, now);
+		volumes_sync(cp, now);
 		for (int i = 0; i < cp->nc; i++)
 			node_ctr_probe(cp, &cp->c[i], k9_mono_ns());
 		post(cp);
@@ -454,6 +480,7 @@ static int crun_start(node_agent *a, node_pod *p, const json_t *pod, json_t *st)
 		                            : json_array_get(ac, (size_t)(i - cp->ninit)),
 		              i < cp->ninit);
 	cp->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	cp->next_sync = k9_mono_ns() + (uint64_t)(node_crun.sync_period * 1e9);
 	p->rt = cp;
 	pthread_t th;
 	pthread_attr_t at;

@@ -14,7 +14,7 @@ start_mount "$M"
 check "the busybox image is imported into the node's store" node_image
 start_kube9 sched.log sched --mount "$M"
 start_kube9 ctl.log controllers --mount "$M"
-start_node --log-max-size 4096 --log-max-files 3
+start_node --log-max-size 4096 --log-max-files 3 --sync-period 1
 node_up() { [ "$(jq -r '.status.conditions[] | select(.type=="Ready") | .status' "$M/nodes/$(hostname).json" 2>/dev/null)" = True ]; }
 check "the node registers and is Ready" wait_for 10 node_up
 check "it has the host's capacity" [ "$(jq -r .status.capacity.cpu "$M/nodes/$(hostname).json")" = "$(nproc)" ]
@@ -113,6 +113,10 @@ check "configMap keys are in the env (envFrom)" log_has default sec c "cm=blue"
 check "secret files are mode 0400" log_has default sec c "mode=400"
 check "the secret volume is a tmpfs" log_has default sec c "tmpfs /etc/sec tmpfs"
 check "\$(VAR) in env values is expanded" log_has default sec c "expanded=color blue"
+printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: s1}\nstringData: {password: swordfish}\n' >"$D/secrets/s1.yaml"
+SEC_ID=k9-$(pj default sec .metadata.uid)-c
+sec_updated() { crun_host exec "$SEC_ID" cat /etc/sec/password 2>/dev/null | grep -qx swordfish; }
+check "a changed secret reaches the running container's volume" wait_for 15 sec_updated
 check "kubectl logs reads it through the API server and the node" sh -c "kubectl logs sec | grep -qx file=hunter2"
 check "the mount's sec.log reads it too" grep -qx "env=hunter2" "$D/pods/sec.log"
 # --- logs: rotated at --log-max-size, --log-max-files kept, long lines in parts ---
