@@ -55,7 +55,7 @@ fi
 if [ "$tier" = all ] || [ "$tier" = integration ]; then
 	for t in tests/integration/*.sh; do
 		[ -f "$t" ] || continue
-		case "$t" in */lib.sh) continue ;; esac
+		case "$t" in */lib.sh | *_lib.sh) continue ;; esac
 		run_one "integration/$(basename "$t" .sh)" bash "$t"
 	done
 fi

@@ -15,7 +15,8 @@ export KUBE9_LISTEN=127.0.0.1:$(free_port) KUBE9_NODE_PORT=$(free_port)
 export KUBE9_BRIDGE=k9u$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n') KUBE9_POD_CIDR=10.$((200 + RANDOM % 50)).$((RANDOM % 250)).0/24
 down() { sh "$ROOT/scripts/down.sh" "$DD" "$MP" >>"$T/down.log" 2>&1; }
 CLEANUP_HOOKS="$CLEANUP_HOOKS down"
-check "make up starts the cluster" sh "$ROOT/scripts/up.sh" "$DD" "$MP" >"$T/up.log" 2>&1
+up() { sh "$ROOT/scripts/up.sh" "$DD" "$MP" >"$T/up.log" 2>&1 || { sed 's/^/# /' "$T/up.log"; false; }; }
+check "make up starts the cluster" up
 check "... mounted" mountpoint -q "$MP"
 ready() { [ "$(jq -r '.status.conditions[] | select(.type=="Ready") | .status' "$MP/nodes/$(hostname).json" 2>/dev/null)" = True ]; }
 check "... with this host as a Ready node" wait_for 15 ready
