@@ -520,4 +520,20 @@ static void crun_forget(node_agent *a, const json_t *pod)
 	k9_rm_rf(logs);
 }
 
-const node_rt node_crun_rt = {"crun://1", NULL, crun_start, crun_stop, crun_forget};
+/* What the agent and this runtime read of a pod: the informer keeps only these. */
+static const char *const pod_fields[] = {"apiVersion",
+                                         "kind",
+                                         "metadata.name",
+                                         "metadata.namespace",
+                                         "metadata.uid",
+                                         "metadata.resourceVersion",
+                                         "metadata.deletionTimestamp",
+                                         "metadata.deletionGracePeriodSeconds",
+                                         "metadata.labels",
+                                         "metadata.annotations",
+                                         "spec",
+                                         "status.phase",
+                                         "status.conditions",
+                                         NULL};
+
+const node_rt node_crun_rt = {"crun://1", pod_fields, crun_start, crun_stop, crun_forget};
