@@ -355,15 +355,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	(void)cls;
-	char line[1024];
-	vsnprintf(line, sizeof line, fmt, ap);
-	line[strcspn(line, "\n")] = 0;
-	log_debug("http: %s", line);
-}
-
 static int parse_listen(const char *listen, struct sockaddr_storage *ss, k9_err *e)
 {
 	char host[256];
@@ -424,7 +415,7 @@ int srv_run(srv *s, const char *cert_pem, const char *key_pem, k9_err *e)
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)4000, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
 	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)512 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	    (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	    (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, k9_log_lib, "http", MHD_OPTION_END);
 	if (!d)
 		return k9_errf(e, 500, "InternalError", "cannot listen on %s: %s", s->listen,
 		               strerror(errno ? errno : EADDRINUSE));

@@ -357,6 +357,14 @@ int k9_replace_file(const char *path, const void *p, size_t n, int mode)
 	return write_replace(path, p, n, mode, false);
 }
 
+void k9_log_lib(void *prefix, const char *fmt, va_list ap)
+{
+	char line[1024];
+	vsnprintf(line, sizeof line, fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	log_debug("%s: %s", (const char *)prefix, line);
+}
+
 int k9_mkdir_p(const char *path, int mode)
 {
 	char *p = xstrdup(path);

@@ -332,15 +332,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return text(c, 404, "404 page not found\n");
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	(void)cls;
-	char line[1024];
-	vsnprintf(line, sizeof line, fmt, ap);
-	line[strcspn(line, "\n")] = 0;
-	log_debug("node http: %s", line);
-}
-
 int node_http_start(node_agent *a)
 {
 	const char *addr = a->address && a->address[0] ? a->address : "127.0.0.1";
@@ -362,11 +353,11 @@ int node_http_start(node_agent *a)
 		log_err("kube9 node: --address %s is not an IP address", addr);
 		return -1;
 	}
-	daemon_ = MHD_start_daemon(flags, (uint16_t)a->port, NULL, NULL, on_request, a,
-	                           MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_TIMEOUT,
-	                           (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-	                           MHD_OPTION_THREAD_STACK_SIZE, (size_t)512 * 1024,
-	                           MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	daemon_ = MHD_start_daemon(
+	    flags, (uint16_t)a->port, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, &ss,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)1000, MHD_OPTION_THREAD_STACK_SIZE, (size_t)512 * 1024,
+	    MHD_OPTION_EXTERNAL_LOGGER, k9_log_lib, "node http", MHD_OPTION_END);
 	if (!daemon_) {
 		log_err("kube9 node: cannot listen on %s port %d (logs and usage endpoint)", addr,
 		        a->port);

@@ -6,6 +6,7 @@
 #ifndef KUBE9_UTIL_H
 #define KUBE9_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,8 @@ char *buf_steal(k9_buf *b, size_t *len);
 enum { LOG_ERR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 extern int k9_log_level;
 void k9_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A library's message (libmicrohttpd's external logger), at debug level after prefix. */
+void k9_log_lib(void *prefix, const char *fmt, va_list ap);
 #define log_err(...)   k9_log(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  k9_log(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  k9_log(LOG_INFO, __VA_ARGS__)
