@@ -62,7 +62,6 @@ static int etc_files(node_cpod *cp)
 	return 0;
 }
 
-/* The sandbox: adopted if its pause process still runs, else made anew. */
 /* A sandbox that is no more: its containers (in its namespaces) die, its address goes back. */
 static void sandbox_gone(node_cpod *cp, pid_t pause)
 {
