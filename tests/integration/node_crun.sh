@@ -129,11 +129,12 @@ spec:
   containers:
   - name: c
     image: $IMG
-    command: [sh, -c, 'i=0; while [ \$i -lt 300 ]; do echo "line \$i ..........................................................................................."; i=\$((i+1)); done; echo oops >&2; head -c 20000 /dev/zero | tr "\\0" x; echo; sleep 3600']
+    command: [sh, -c, 'i=0; while [ \$i -lt 300 ]; do echo "line \$i ..........................................................................................."; i=\$((i+1)); done; echo oops >&2; sleep 0.5; head -c 20000 /dev/zero | tr "\\0" x; echo; sleep 3600']
 EOF
 check "a chatty pod runs" wait_for 30 phase_is default chatty Running
 CL=$ST/logs/default_chatty_$(pj default chatty .metadata.uid)/c
-# (stdout and stderr are two pipes: their lines' order between them is not kept, as with the kubelet)
+# (stdout and stderr are two pipes: a part of a long stdout line and a stderr line may
+# interleave in the file, and are then read as the kubelet reads them: hence the sleep)
 long_line() { [ "$(kubectl logs chatty 2>/dev/null | awk 'length($0) == 20000' | wc -l)" = 1 ]; }
 check "a 20,000-byte line is written in parts and read back whole" wait_for 10 long_line
 check "its log was rotated at 4 KiB" sh -c "[ -f $CL/0.log.1 ] && [ \$(stat -c %s $CL/0.log) -le 20200 ]"
