@@ -18,31 +18,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kube9/obj.h"
 #include "kube9/tree.h"
 #include "kube9/util.h"
 #include "node_crun.h"
-
-static const char *str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static double num(const json_t *o, const char *k, double dflt)
-{
-	const json_t *v = json_object_get(o, k);
-	return json_is_integer(v) ? (double)json_integer_value(v) : dflt;
-}
 
 void node_ctr_init(node_cpod *cp, node_ctr *c, const json_t *spec, bool init)
 {
 	memset(c, 0, sizeof *c);
 	c->spec = spec;
-	c->name = str(spec, "name") ?: "";
+	c->name = obj_str(spec, "name") ?: "";
 	c->init = init;
 	c->pidfd = -1;
 	node_path(c->id, sizeof c->id, "k9-%s-%s", cp->uid, c->name);
 	node_path(c->dir, sizeof c->dir, "%s/ctr/%s", cp->dir, c->name);
-	node_path(c->image, sizeof c->image, "%s", str(spec, "image") ?: "");
+	node_path(c->image, sizeof c->image, "%s", obj_str(spec, "image") ?: "");
 	node_path(c->wreason, sizeof c->wreason, "ContainerCreating");
 	c->backoff = 0;
 	static const char *const kinds[3] = {"livenessProbe", "readinessProbe", "startupProbe"};
@@ -69,11 +59,11 @@ void node_ctr_load(node_cpod *cp, node_ctr *c)
 	json_t *st = node_state_load(c->dir, "state.json");
 	if (!st)
 		return;
-	c->restarts = (int)num(st, "restarts", 0);
+	c->restarts = (int)obj_num(st, "restarts", 0);
 	c->ran = json_is_true(json_object_get(st, "ran"));
 	c->done = json_is_true(json_object_get(st, "done"));
-	node_path(c->started, sizeof c->started, "%s", str(st, "started") ?: "");
-	node_path(c->image_id, sizeof c->image_id, "%s", str(st, "imageID") ?: "");
+	node_path(c->started, sizeof c->started, "%s", obj_str(st, "started") ?: "");
+	node_path(c->image_id, sizeof c->image_id, "%s", obj_str(st, "imageID") ?: "");
 	c->last = json_incref(json_object_get(st, "last"));
 	c->term = json_incref(json_object_get(st, "term"));
 	json_decref(st);
@@ -103,9 +93,9 @@ static json_t *pull_auths(node_cpod *cp)
 	                   s)
 	{
 		char path[1024];
-		tree_path(path, sizeof path, "secrets", cp->ns, str(s, "name") ?: "", "json");
+		tree_path(path, sizeof path, "secrets", cp->ns, obj_str(s, "name") ?: "", "json");
 		json_t *sec = tree_read_json(path);
-		const char *b64 = str(json_object_get(sec, "data"), ".dockerconfigjson");
+		const char *b64 = obj_str(json_object_get(sec, "data"), ".dockerconfigjson");
 		unsigned char *raw;
 		size_t n;
 		if (b64 && k9_b64_decode(b64, strlen(b64), &raw, &n) == 0) {
@@ -227,8 +217,8 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 		return;
 	}
 	json_t *auths = pull_auths(cp);
-	int rc = img_get(node_crun.images, c->image, str(c->spec, "imagePullPolicy"), auths, &im,
-	                 &reason, err, sizeof err);
+	int rc = img_get(node_crun.images, c->image, obj_str(c->spec, "imagePullPolicy"), auths,
+	                 &im, &reason, err, sizeof err);
 	json_decref(auths);
 	if (rc < 0) {
 		reason = reason ? reason : "ErrImagePull";
@@ -259,7 +249,7 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 		long uid = -1, gid = -1;
 		/* names in the image's /etc/passwd: the top layer that has one */
 		for (int l = im.n_layers - 1; l >= 0 && uid < 0; l--)
-			node_spec_user(im.layers[l], str(im.config, "User"), &uid, &gid);
+			node_spec_user(im.layers[l], obj_str(im.config, "User"), &uid, &gid);
 		node_path(path, sizeof path, "%s/rootfs", b);
 		char cg[256];
 		node_path(cg, sizeof cg, "/kube9/pod%s/%s", cp->uid, c->name);
@@ -361,7 +351,7 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 		c->pr[i].ok = c->pr[i].bad = 0;
 		c->pr[i].result = false;
 		c->pr[i].next =
-		    now + (uint64_t)(num(c->pr[i].spec, "initialDelaySeconds", 0) * 1e9);
+		    now + (uint64_t)(obj_num(c->pr[i].spec, "initialDelaySeconds", 0) * 1e9);
 	}
 	c->kill_at = 0;
 	drop_bundles(c, run);
@@ -389,7 +379,7 @@ static bool oom_killed(node_cpod *cp, node_ctr *c)
 
 bool node_ctr_sidecar(const node_ctr *c)
 {
-	return c->init && !strcmp(str(c->spec, "restartPolicy") ?: "", "Always");
+	return c->init && !strcmp(obj_str(c->spec, "restartPolicy") ?: "", "Always");
 }
 
 /* A run is over with code: what restartPolicy says next, with the kubelet's back-off. */
@@ -397,7 +387,7 @@ bool node_ctr_ended(node_cpod *cp, node_ctr *c, int code)
 {
 	c->ready = false;
 	c->kill_at = 0;
-	const char *policy = str(json_object_get(cp->pod, "spec"), "restartPolicy") ?: "Always";
+	const char *policy = obj_str(json_object_get(cp->pod, "spec"), "restartPolicy") ?: "Always";
 	bool again = node_ctr_sidecar(c) ? true
 	             : c->init
 	                 ? code != 0 && strcmp(policy, "Never")

@@ -8,28 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube9/obj.h"
 #include "kube9/tree.h"
 #include "kube9/util.h"
 #include "node_crun.h"
-
-static const char *str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 static const char *field(const node_pod_ref *r, const char *path)
 {
 	const json_t *meta = json_object_get(r->pod, "metadata");
 	if (!strcmp(path, "metadata.name"))
-		return str(meta, "name");
+		return obj_str(meta, "name");
 	if (!strcmp(path, "metadata.namespace"))
-		return str(meta, "namespace");
+		return obj_str(meta, "namespace");
 	if (!strcmp(path, "metadata.uid"))
-		return str(meta, "uid");
+		return obj_str(meta, "uid");
 	if (!strcmp(path, "spec.nodeName"))
 		return r->node_name;
 	if (!strcmp(path, "spec.serviceAccountName"))
-		return str(json_object_get(r->pod, "spec"), "serviceAccountName") ?: "default";
+		return obj_str(json_object_get(r->pod, "spec"), "serviceAccountName") ?: "default";
 	if (!strcmp(path, "status.podIP"))
 		return r->ip;
 	if (!strcmp(path, "status.hostIP"))
@@ -40,7 +36,7 @@ static const char *field(const node_pod_ref *r, const char *path)
 		char key[256];
 		snprintf(key, sizeof key, "%s", path + (lab ? 17 : 22));
 		key[strcspn(key, "'")] = 0;
-		return str(json_object_get(meta, lab ? "labels" : "annotations"), key) ?: "";
+		return obj_str(json_object_get(meta, lab ? "labels" : "annotations"), key) ?: "";
 	}
 	return NULL;
 }
@@ -48,11 +44,11 @@ static const char *field(const node_pod_ref *r, const char *path)
 static const char *key_ref(const node_pod_ref *r, const json_t *ref, bool secret, json_t **keep,
                            char *err, size_t n)
 {
-	const char *name = str(ref, "name") ?: "", *key = str(ref, "key") ?: "";
+	const char *name = obj_str(ref, "name") ?: "", *key = obj_str(ref, "key") ?: "";
 	json_t *o = node_vol_read(r, secret ? "secrets" : "configmaps", name);
 	json_t *data = o ? node_vol_data(o, secret) : NULL;
 	json_decref(o);
-	const char *v = str(data, key);
+	const char *v = obj_str(data, key);
 	if (!v && !json_is_true(json_object_get(ref, "optional")))
 		snprintf(err, n, "%s \"%s\"%s", secret ? "secret" : "configmap", name,
 		         data ? " has no such key" : " not found");
@@ -83,12 +79,12 @@ json_t *node_vol_env(const node_pod_ref *r, const json_t *ctr, const json_t *img
 		if (!ref)
 			ref = json_object_get(e, "configMapRef");
 		json_t *o =
-		    node_vol_read(r, secret ? "secrets" : "configmaps", str(ref, "name") ?: "");
+		    node_vol_read(r, secret ? "secrets" : "configmaps", obj_str(ref, "name") ?: "");
 		if (!o) {
 			if (json_is_true(json_object_get(ref, "optional")))
 				continue;
 			snprintf(err, n, "%s \"%s\" not found", secret ? "secret" : "configmap",
-			         str(ref, "name") ?: "");
+			         obj_str(ref, "name") ?: "");
 			break;
 		}
 		json_t *data = node_vol_data(o, secret);
@@ -96,7 +92,7 @@ json_t *node_vol_env(const node_pod_ref *r, const json_t *ctr, const json_t *img
 		json_t *v;
 		json_object_foreach(data, k, v)
 		{
-			char *full = xasprintf("%s%s", str(e, "prefix") ?: "", k);
+			char *full = xasprintf("%s%s", obj_str(e, "prefix") ?: "", k);
 			json_object_set(env, full, v);
 			free(full);
 		}
@@ -107,20 +103,21 @@ json_t *node_vol_env(const node_pod_ref *r, const json_t *ctr, const json_t *img
 	{
 		if (err[0])
 			break;
-		const char *name = str(e, "name") ?: "";
+		const char *name = obj_str(e, "name") ?: "";
 		const json_t *vf = json_object_get(e, "valueFrom");
 		json_t *keep = NULL;
 		const char *val = NULL;
 		char *own = NULL;
 		if (!vf)
-			val = own = node_spec_expand(str(e, "value") ?: "", env);
+			val = own = node_spec_expand(obj_str(e, "value") ?: "", env);
 		else if (json_object_get(vf, "secretKeyRef"))
 			val = key_ref(r, json_object_get(vf, "secretKeyRef"), true, &keep, err, n);
 		else if (json_object_get(vf, "configMapKeyRef"))
 			val = key_ref(r, json_object_get(vf, "configMapKeyRef"), false, &keep, err,
 			              n);
 		else if (json_object_get(vf, "fieldRef")) {
-			const char *fp = str(json_object_get(vf, "fieldRef"), "fieldPath") ?: "";
+			const char *fp =
+			    obj_str(json_object_get(vf, "fieldRef"), "fieldPath") ?: "";
 			if (!(val = field(r, fp)))
 				snprintf(err, n, "env %s: fieldPath %s is not supported", name, fp);
 		} else

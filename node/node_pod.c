@@ -17,16 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kube9/obj.h"
 #include "kube9/tree.h"
 #include "kube9/util.h"
 #include "node_crun.h"
 
 node_crun_cfg node_crun;
-
-static const char *str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 static void wake(node_cpod *cp)
 {
@@ -82,10 +78,11 @@ static int sandbox(node_cpod *cp, char *err, size_t n)
 {
 	json_t *sb = node_state_load(cp->dir, "sandbox.json");
 	pid_t old = (pid_t)json_integer_value(json_object_get(sb, "pid"));
-	if (old > 0 && node_pid_is(old, cp->uid) && str(sb, "ip")) {
+	if (old > 0 && node_pid_is(old, cp->uid) && obj_str(sb, "ip")) {
 		cp->pause = old;
-		node_path(cp->ip, sizeof cp->ip, "%s", str(sb, "ip"));
-		node_path(cp->start_time, sizeof cp->start_time, "%s", str(sb, "startTime") ?: "");
+		node_path(cp->ip, sizeof cp->ip, "%s", obj_str(sb, "ip"));
+		node_path(cp->start_time, sizeof cp->start_time, "%s",
+		          obj_str(sb, "startTime") ?: "");
 		json_decref(sb);
 		log_info("pod %s/%s: sandbox adopted (pause %d, %s)", cp->ns, cp->name, old,
 		         cp->ip);
@@ -223,10 +220,10 @@ static json_t *status(node_cpod *cp)
 	size_t k;
 	json_t *c;
 	json_array_foreach(json_object_get(json_object_get(cp->pod, "status"), "conditions"), k,
-	                   c) if (!strcmp(str(c, "type") ?: "", "PodScheduled") &&
+	                   c) if (!strcmp(obj_str(c, "type") ?: "", "PodScheduled") &&
 	                          !cp->cond_since[0][0])
 	    node_path(cp->cond_since[0], sizeof cp->cond_since[0], "%s",
-	              str(c, "lastTransitionTime") ?: "");
+	              obj_str(c, "lastTransitionTime") ?: "");
 	cp->cond_val[0] = true;
 	cond(cp, 0, true, conds);
 	cond(cp, 1, inited, conds);

@@ -17,20 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "kube9/obj.h"
 #include "kube9/tree.h"
 #include "kube9/util.h"
 #include "node_crun.h"
-
-static const char *str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static double num(const json_t *o, const char *k, double dflt)
-{
-	const json_t *v = json_object_get(o, k);
-	return json_is_integer(v) ? (double)json_integer_value(v) : dflt;
-}
 
 /* A port number or the name of one of the container's ports. */
 static int port_of(const json_t *p, const json_t *ctr)
@@ -47,7 +37,7 @@ static int port_of(const json_t *p, const json_t *ctr)
 	size_t i;
 	const json_t *cp;
 	json_array_foreach(json_object_get(ctr, "ports"), i,
-	                   cp) if (!strcmp(str(cp, "name") ?: "", name)) return (int)
+	                   cp) if (!strcmp(obj_str(cp, "name") ?: "", name)) return (int)
 	    json_integer_value(json_object_get(cp, "containerPort"));
 	return -1;
 }
@@ -89,8 +79,8 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
 
 static int http(const json_t *g, const char *ip, int port, double timeout, char *msg, size_t n)
 {
-	const char *scheme = str(g, "scheme") ?: "HTTP", *path = str(g, "path") ?: "/";
-	const char *host = str(g, "host") ?: ip;
+	const char *scheme = obj_str(g, "scheme") ?: "HTTP", *path = obj_str(g, "path") ?: "/";
+	const char *host = obj_str(g, "host") ?: ip;
 	char url[2048];
 	snprintf(url, sizeof url, "%s://%s:%d%s%s", strcasecmp(scheme, "HTTPS") ? "http" : "https",
 	         host, port, path[0] == '/' ? "" : "/", path);
@@ -101,8 +91,8 @@ static int http(const json_t *g, const char *ip, int port, double timeout, char 
 	json_array_foreach(json_object_get(g, "httpHeaders"), i, hh)
 	{
 		char line[1024];
-		snprintf(line, sizeof line, "%s: %s", str(hh, "name") ?: "X",
-		         str(hh, "value") ?: "");
+		snprintf(line, sizeof line, "%s: %s", obj_str(hh, "name") ?: "X",
+		         obj_str(hh, "value") ?: "");
 		h = curl_slist_append(h, line);
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -174,7 +164,7 @@ int node_probe(const json_t *probe, const json_t *ctr, const char *ip, const cha
 			snprintf(msg, n, "tcpSocket: no such port");
 			return 0;
 		}
-		return tcp(str(p, "host") ?: ip, port, timeout, msg, n);
+		return tcp(obj_str(p, "host") ?: ip, port, timeout, msg, n);
 	}
 	if ((p = json_object_get(probe, "httpGet"))) {
 		int port = port_of(json_object_get(p, "port"), ctr);
@@ -201,16 +191,16 @@ void node_ctr_probe(node_cpod *cp, node_ctr *c, uint64_t now)
 			continue;
 		if (i == PR_START && c->started_ok)
 			continue;
-		p->next = now + (uint64_t)(num(p->spec, "periodSeconds", 10) * 1e9);
+		p->next = now + (uint64_t)(obj_num(p->spec, "periodSeconds", 10) * 1e9);
 		char msg[1024];
 		bool ok = node_probe(p->spec, c->spec, cp->ip, c->id, msg, sizeof msg) == 1;
 		if (ok) {
 			p->bad = 0;
-			if (++p->ok >= (int)num(p->spec, "successThreshold", 1))
+			if (++p->ok >= (int)obj_num(p->spec, "successThreshold", 1))
 				p->result = true;
 		} else {
 			p->ok = 0;
-			if (++p->bad >= (int)num(p->spec, "failureThreshold", 3))
+			if (++p->bad >= (int)obj_num(p->spec, "failureThreshold", 3))
 				p->result = false;
 			static const char *const what[3] = {"Liveness", "Readiness", "Startup"};
 			char m[1200];
@@ -224,11 +214,11 @@ void node_ctr_probe(node_cpod *cp, node_ctr *c, uint64_t now)
 		if (i == PR_READY)
 			c->ready = p->result;
 		if ((i == PR_LIVE || i == PR_START) && !ok &&
-		    p->bad >= (int)num(p->spec, "failureThreshold", 3) && !c->kill_at) {
+		    p->bad >= (int)obj_num(p->spec, "failureThreshold", 3) && !c->kill_at) {
 			log_info("pod %s/%s: container %s failed its %s probe, restarting it",
 			         cp->ns, cp->name, c->name, i == PR_LIVE ? "liveness" : "startup");
 			node_ctr_kill(c, "TERM");
-			double g = num(p->spec, "terminationGracePeriodSeconds", cp->grace);
+			double g = obj_num(p->spec, "terminationGracePeriodSeconds", cp->grace);
 			c->kill_at = now + (uint64_t)((g < 2 ? 2 : g) * 1e9);
 		}
 	}

@@ -41,11 +41,6 @@ static const json_t *get(const json_t *o, const char *k)
 	return json_object_get(o, k);
 }
 
-static const char *str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 /* Kubernetes' $(VAR) expansion: known names are replaced, $$ escapes, the rest is kept. */
 char *node_spec_expand(const char *s, const json_t *env)
 {
@@ -64,7 +59,7 @@ char *node_spec_expand(const char *s, const json_t *env)
 				if (n < sizeof name) {
 					memcpy(name, p + 2, n);
 					name[n] = 0;
-					const char *v = str(env, name);
+					const char *v = obj_str(env, name);
 					if (v) {
 						buf_puts(&b, v);
 						p = end + 1;
@@ -178,16 +173,16 @@ static json_t *resources(const json_t *ctr)
 	const json_t *req = get(get(ctr, "resources"), "requests");
 	int64_t milli;
 	k9_err e;
-	if (str(lim, "memory") && obj_quantity_parse(str(lim, "memory"), &milli, &e) == 0)
+	if (obj_str(lim, "memory") && obj_quantity_parse(obj_str(lim, "memory"), &milli, &e) == 0)
 		json_object_set_new(r, "memory",
 		                    json_pack("{s:I}", "limit", (json_int_t)(milli / 1000)));
 	json_t *cpu = json_object();
-	const char *rq = str(req, "cpu") ? str(req, "cpu") : str(lim, "cpu");
+	const char *rq = obj_str(req, "cpu") ? obj_str(req, "cpu") : obj_str(lim, "cpu");
 	if (rq && obj_quantity_parse(rq, &milli, &e) == 0) {
 		int64_t shares = milli * 1024 / 1000;
 		json_object_set_new(cpu, "shares", json_integer(shares < 2 ? 2 : shares));
 	}
-	if (str(lim, "cpu") && obj_quantity_parse(str(lim, "cpu"), &milli, &e) == 0) {
+	if (obj_str(lim, "cpu") && obj_quantity_parse(obj_str(lim, "cpu"), &milli, &e) == 0) {
 		int64_t quota = milli * 100;
 		json_object_set_new(cpu, "quota", json_integer(quota < 1000 ? 1000 : quota));
 		json_object_set_new(cpu, "period", json_integer(100000));
@@ -266,9 +261,9 @@ json_t *node_spec(const node_spec_in *in)
 	const json_t *sup = get(get(get(pod, "spec"), "securityContext"), "supplementalGroups");
 	if (json_array_size(sup))
 		json_object_set(user, "additionalGids", (json_t *)sup);
-	const char *cwd = str(ctr, "workingDir");
+	const char *cwd = obj_str(ctr, "workingDir");
 	if (!cwd || !*cwd)
-		cwd = str(in->img_config, "WorkingDir");
+		cwd = obj_str(in->img_config, "WorkingDir");
 	if (!cwd || !*cwd)
 		cwd = "/";
 	const json_t *sc = get(ctr, "securityContext");

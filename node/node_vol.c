@@ -25,11 +25,6 @@
 #include "kube9/util.h"
 #include "node_crun.h"
 
-static const char *str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 json_t *node_vol_read(const node_pod_ref *r, const char *res, const char *name)
 {
 	char path[1024];
@@ -93,7 +88,7 @@ static int write_key(const char *dir, const char *rel, const json_t *val, int mo
 static int project(const node_pod_ref *r, const json_t *src, bool secret, const char *dir,
                    char *err, size_t n)
 {
-	const char *name = str(src, secret ? "secretName" : "name");
+	const char *name = obj_str(src, secret ? "secretName" : "name");
 	bool optional = json_is_true(json_object_get(src, "optional"));
 	json_t *o = name ? node_vol_read(r, secret ? "secrets" : "configmaps", name) : NULL;
 	if (!o) {
@@ -113,16 +108,16 @@ static int project(const node_pod_ref *r, const json_t *src, bool secret, const 
 		const json_t *it;
 		json_array_foreach(items, i, it)
 		{
-			const json_t *val = json_object_get(data, str(it, "key") ?: "");
+			const json_t *val = json_object_get(data, obj_str(it, "key") ?: "");
 			if (!val) {
 				snprintf(err, n, "%s \"%s\" has no key \"%s\"",
 				         secret ? "secret" : "configmap", name,
-				         str(it, "key") ?: "");
+				         obj_str(it, "key") ?: "");
 				rc = -1;
 				break;
 			}
 			const json_t *m = json_object_get(it, "mode");
-			if ((rc = write_key(dir, str(it, "path") ?: str(it, "key"), val,
+			if ((rc = write_key(dir, obj_str(it, "path") ?: obj_str(it, "key"), val,
 			                    json_is_integer(m) ? (int)json_integer_value(m) : mode,
 			                    err, n)))
 				break;
@@ -161,7 +156,7 @@ static int tmpfs(const char *dir, const char *size, char *err, size_t n)
 
 static int host_path(const json_t *hp, char *err, size_t n)
 {
-	const char *path = str(hp, "path"), *type = str(hp, "type") ?: "";
+	const char *path = obj_str(hp, "path"), *type = obj_str(hp, "type") ?: "";
 	struct stat st;
 	bool there = path && stat(path, &st) == 0;
 	if (!path || path[0] != '/') {
@@ -186,10 +181,10 @@ static int host_path(const json_t *hp, char *err, size_t n)
 /* A claim's bound volume's path on this host. */
 static char *claim_path(const node_pod_ref *r, const json_t *src, char *err, size_t n)
 {
-	const char *cn = str(src, "claimName") ?: "";
+	const char *cn = obj_str(src, "claimName") ?: "";
 	json_t *pvc = node_vol_read(r, "persistentvolumeclaims", cn);
-	const char *vn = str(json_object_get(pvc, "spec"), "volumeName");
-	const char *phase = str(json_object_get(pvc, "status"), "phase");
+	const char *vn = obj_str(json_object_get(pvc, "spec"), "volumeName");
+	const char *phase = obj_str(json_object_get(pvc, "status"), "phase");
 	if (!pvc || !vn || !phase || strcmp(phase, "Bound")) {
 		snprintf(err, n, "persistentvolumeclaim \"%s\" %s", cn,
 		         pvc ? "is not bound" : "not found");
@@ -202,7 +197,7 @@ static char *claim_path(const node_pod_ref *r, const json_t *src, char *err, siz
 	json_decref(pvc);
 	const json_t *spec = json_object_get(pv, "spec");
 	const json_t *hp = json_object_get(spec, "hostPath");
-	const char *p = hp ? str(hp, "path") : str(json_object_get(spec, "local"), "path");
+	const char *p = hp ? obj_str(hp, "path") : obj_str(json_object_get(spec, "local"), "path");
 	char *out = NULL;
 	if (!p)
 		snprintf(err, n, "persistentvolume \"%s\" has no hostPath or local path", vn);
@@ -224,7 +219,7 @@ json_t *node_vol_setup(const node_pod_ref *r, char *err, size_t n)
 	const json_t *v;
 	json_array_foreach(json_object_get(json_object_get(r->pod, "spec"), "volumes"), i, v)
 	{
-		const char *name = str(v, "name") ?: "";
+		const char *name = obj_str(v, "name") ?: "";
 		char dir[4200];
 		snprintf(dir, sizeof dir, "%s/volumes/%s", r->dir, name);
 		const json_t *s;
@@ -234,12 +229,12 @@ json_t *node_vol_setup(const node_pod_ref *r, char *err, size_t n)
 		if ((s = json_object_get(v, "emptyDir"))) {
 			k9_mkdir_p(dir, 0777);
 			chmod(dir, 0777);
-			if (!strcmp(str(s, "medium") ?: "", "Memory"))
-				rc = tmpfs(dir, str(s, "sizeLimit"), err, n);
+			if (!strcmp(obj_str(s, "medium") ?: "", "Memory"))
+				rc = tmpfs(dir, obj_str(s, "sizeLimit"), err, n);
 			path = xstrdup(dir);
 		} else if ((s = json_object_get(v, "hostPath"))) {
 			rc = host_path(s, err, n);
-			path = xstrdup(str(s, "path") ?: "");
+			path = xstrdup(obj_str(s, "path") ?: "");
 		} else if ((s = json_object_get(v, "configMap")) ||
 		           (s = json_object_get(v, "secret"))) {
 			bool secret = json_object_get(v, "secret") != NULL;
@@ -312,7 +307,7 @@ json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t
 	const json_t *vm;
 	json_array_foreach(json_object_get(ctr, "volumeMounts"), i, vm)
 	{
-		const char *name = str(vm, "name") ?: "", *dst = str(vm, "mountPath") ?: "";
+		const char *name = obj_str(vm, "name") ?: "", *dst = obj_str(vm, "mountPath") ?: "";
 		const json_t *v = json_object_get(vols, name);
 		if (!v || dst[0] != '/') {
 			snprintf(err, n, "volumeMount %s: %s", name,
@@ -321,7 +316,7 @@ json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t
 			return NULL;
 		}
 		char src[4200];
-		const char *sub = str(vm, "subPath");
+		const char *sub = obj_str(vm, "subPath");
 		if (sub && *sub) {
 			if (strstr(sub, "..") || sub[0] == '/') {
 				snprintf(err, n,
@@ -330,8 +325,8 @@ json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t
 				json_decref(m);
 				return NULL;
 			}
-			snprintf(src, sizeof src, "%s/%s", str(v, "path"), sub);
-			if (sub_path(str(v, "path"), sub) < 0) {
+			snprintf(src, sizeof src, "%s/%s", obj_str(v, "path"), sub);
+			if (sub_path(obj_str(v, "path"), sub) < 0) {
 				snprintf(
 				    err, n,
 				    "volumeMount %s: subPath %s: %s (a symlink may not lead it "
@@ -341,7 +336,7 @@ json_t *node_vol_mounts(const json_t *ctr, const json_t *vols, char *err, size_t
 				return NULL;
 			}
 		} else
-			snprintf(src, sizeof src, "%s", str(v, "path"));
+			snprintf(src, sizeof src, "%s", obj_str(v, "path"));
 		bool ro = json_is_true(json_object_get(vm, "readOnly")) ||
 		          json_is_true(json_object_get(v, "ro"));
 		json_array_append_new(m, json_pack("{s:s,s:s,s:s,s:[s,s,s]}", "destination", dst,

@@ -12,14 +12,9 @@
 #include "kube9/tree.h"
 #include "kube9/util.h"
 
-static const char *str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 static const char *str_or(const json_t *o, const char *k, const char *def)
 {
-	const char *s = str(o, k);
+	const char *s = obj_str(o, k);
 	return s && s[0] ? s : def;
 }
 
@@ -29,7 +24,7 @@ bool ctl_sel_match(const json_t *selector, const json_t *labels)
 	const json_t *v;
 	json_object_foreach((json_t *)selector, k, v)
 	{
-		const char *have = str(labels, k);
+		const char *have = obj_str(labels, k);
 		if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)))
 			return false;
 	}
@@ -44,7 +39,7 @@ static json_int_t named_port(const json_t *pod, const char *name, const char *pr
 	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
 	    json_array_foreach(json_object_get(c, "ports"), j, p)
 	{
-		const char *n = str(p, "name");
+		const char *n = obj_str(p, "name");
 		if (n && !strcmp(n, name) && !strcmp(str_or(p, "protocol", "TCP"), proto) &&
 		    json_is_integer(json_object_get(p, "containerPort")))
 			return json_integer_value(json_object_get(p, "containerPort"));
@@ -73,7 +68,7 @@ static json_t *pod_ports(const json_t *svc_ports, const json_t *pod)
 		if (port <= 0)
 			continue;
 		json_t *ep = json_pack("{s:I,s:s}", "port", port, "protocol", proto);
-		const char *name = str(sp, "name");
+		const char *name = obj_str(sp, "name");
 		if (name && name[0])
 			json_object_set_new(ep, "name", json_string(name));
 		json_array_append_new(out, ep);
@@ -84,7 +79,7 @@ static json_t *pod_ports(const json_t *svc_ports, const json_t *pod)
 static bool pod_eligible(const json_t *pod)
 {
 	const json_t *st = json_object_get(pod, "status");
-	const char *ip = str(st, "podIP"), *phase = str(st, "phase");
+	const char *ip = obj_str(st, "podIP"), *phase = obj_str(st, "phase");
 	if (!ip || !ip[0])
 		return false;
 	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
@@ -94,9 +89,9 @@ static bool pod_eligible(const json_t *pod)
 
 static json_t *address_of(const json_t *pod)
 {
-	const char *node = str(json_object_get(pod, "spec"), "nodeName");
+	const char *node = obj_str(json_object_get(pod, "spec"), "nodeName");
 	json_t *a = json_pack("{s:s,s:{s:s,s:s,s:s,s:s}}", "ip",
-	                      str(json_object_get(pod, "status"), "podIP"), "targetRef", "kind",
+	                      obj_str(json_object_get(pod, "status"), "podIP"), "targetRef", "kind",
 	                      "Pod", "namespace", tree_meta(pod, "namespace"), "name",
 	                      tree_meta(pod, "name"), "uid", tree_meta(pod, "uid"));
 	if (node && node[0])
@@ -118,11 +113,11 @@ static int by_key(const void *a, const void *b)
 static int by_ip(const void *a, const void *b)
 {
 	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	int c = strcmp(str(x, "ip"), str(y, "ip"));
+	int c = strcmp(obj_str(x, "ip"), obj_str(y, "ip"));
 	if (c)
 		return c;
-	return strcmp(str(json_object_get(x, "targetRef"), "uid") ?: "",
-	              str(json_object_get(y, "targetRef"), "uid") ?: "");
+	return strcmp(obj_str(json_object_get(x, "targetRef"), "uid") ?: "",
+	              obj_str(json_object_get(y, "targetRef"), "uid") ?: "");
 }
 
 /* addrs sorted by ip (a new array; addrs is consumed). */

@@ -146,6 +146,16 @@ void obj_pod_requests(const json_t *pod, int64_t *cpu_m, int64_t *mem);
 int64_t obj_qty_milli(const json_t *q);
 int64_t obj_qty_units(const json_t *q);
 /* status.conditions[type].status ("True", "False", "Unknown"), or NULL. */
+/* o[k] as a string (NULL when absent or not a string), as a number (dflt when not an integer). */
+static inline const char *obj_str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+static inline double obj_num(const json_t *o, const char *k, double dflt)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? (double)json_integer_value(v) : dflt;
+}
 const char *obj_condition(const json_t *o, const char *type);
 /* The uid of the controlling ownerReference, or NULL. */
 const char *obj_controller_uid(const json_t *o);
