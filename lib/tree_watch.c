@@ -31,6 +31,13 @@ void tree_key(const json_t *o, char *out, size_t n)
 	snprintf(out, n, "%s%s%s", ns, ns[0] ? "/" : "", tree_meta(o, "name"));
 }
 
+void tree_key_split(const char *key, char *ns, char *name, size_t n)
+{
+	const char *slash = strchr(key, '/');
+	snprintf(ns, n, "%.*s", slash ? (int)(slash - key) : 0, key);
+	snprintf(name, n, "%s", slash ? slash + 1 : key);
+}
+
 static void emit(tree_watch *w, const char *type, json_t *old, json_t *obj)
 {
 	w->fn(w->arg, type, old, obj);

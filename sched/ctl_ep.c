@@ -121,11 +121,9 @@ static int sync_ep(void *arg, const char *key)
 {
 	ctl *c = arg;
 	char ns[256], name[256], path[600];
-	const char *slash = strchr(key, '/');
-	if (!slash)
+	tree_key_split(key, ns, name, sizeof ns);
+	if (!ns[0])
 		return 0;
-	snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
-	snprintf(name, sizeof name, "%s", slash + 1);
 	ctl_path(path, sizeof path, CTL_EP, ns, name, "json");
 	json_t *svc = ctl_get(c, CTL_SVC, key);
 	json_t *cur = ctl_get(c, CTL_EP, key);

@@ -114,18 +114,11 @@ static void schedule_one(sched *s, const char *key)
 	free(feas);
 }
 
-static void split_key(const char *key, char *ns, char *name, size_t n)
-{
-	size_t l = strcspn(key, "/");
-	snprintf(ns, n, "%.*s", (int)l, key);
-	snprintf(name, n, "%s", key[l] ? key + l + 1 : "");
-}
-
 /* Report an unschedulable pod: the PodScheduled condition and an Event. */
 static int report(const char *key, const char *uid, const char *msg)
 {
 	char ns[256], name[256], path[600], now[32];
-	split_key(key, ns, name, sizeof ns);
+	tree_key_split(key, ns, name, sizeof ns);
 	k9_now_rfc3339(now, sizeof now);
 	json_t *st = json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:n,s:s}]}}", "status", "conditions",
 	                       "type", "PodScheduled", "status", "False", "reason", "Unschedulable",
@@ -173,7 +166,7 @@ static int bind_job(void *arg, const char *key)
 	char *node = xstrdup(p->node);
 	pthread_mutex_unlock(&s->lock);
 	char ns[256], name[256], path[600];
-	split_key(key, ns, name, sizeof ns);
+	tree_key_split(key, ns, name, sizeof ns);
 	tree_path(path, sizeof path, "pods", ns, name, "binding");
 	int rc = tree_write(path, node, strlen(node));
 	pthread_mutex_lock(&s->lock);

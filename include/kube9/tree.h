@@ -70,6 +70,8 @@ void tree_queue_stop(tree_queue *q);
 
 /* "NS/NAME" or "NAME" of an object; and its metadata strings ("" when absent). */
 void tree_key(const json_t *o, char *out, size_t n);
+/* A key back into namespace ("" for "NAME") and name, each at most n bytes. */
+void tree_key_split(const char *key, char *ns, char *name, size_t n);
 const char *tree_meta(const json_t *o, const char *field);
 /* The path of an object's file: "namespaces/NS/RES/NAME.EXT" or "RES/NAME.EXT". */
 void tree_path(char *out, size_t n, const char *res, const char *ns, const char *name,

@@ -130,5 +130,17 @@ int main(void)
 	pick();
 	paths();
 	queue();
+	{
+		char ns[64], name[64], key[130];
+		json_t *o =
+		    json_pack("{s:{s:s,s:s}}", "metadata", "namespace", "default", "name", "web");
+		tree_key(o, key, sizeof key);
+		tree_key_split(key, ns, name, sizeof ns);
+		ok(!strcmp(key, "default/web") && !strcmp(ns, "default") && !strcmp(name, "web"),
+		   "tree_key_split undoes tree_key: %s -> %s, %s", key, ns, name);
+		json_decref(o);
+		tree_key_split("node-1", ns, name, sizeof ns);
+		ok(!ns[0] && !strcmp(name, "node-1"), "a cluster-scoped key has no namespace");
+	}
 	return tap_done();
 }
