@@ -25,6 +25,7 @@
 #include "kube9/tree.h"
 #include "kube9/util.h"
 #include "node_crun.h"
+#include "node_logs.h"
 #include "node_usage.h"
 
 #ifndef TMPFS_MAGIC
@@ -259,8 +260,8 @@ static void *janitor(void *arg)
 		node_path(pods, sizeof pods, "%s/logs", node_crun.state_dir);
 		d = opendir(pods);
 		while (d && (de = readdir(d))) {
-			char ns[256], name[256], uid[64], key[520];
-			if (sscanf(de->d_name, "%255[^_]_%255[^_]_%63s", ns, name, uid) != 3)
+			char ns[256], name[256], uid[256], key[520];
+			if (!node_logs_dir_split(de->d_name, ns, name, uid, sizeof ns))
 				continue;
 			node_path(key, sizeof key, "%s/%s", ns, name);
 			json_t *pod = tree_watch_get(&a->pods_w, key);

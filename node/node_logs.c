@@ -432,3 +432,22 @@ void node_logs_close(node_logs *l)
 	buf_free(&l->out);
 	free(l);
 }
+
+int node_logs_dir(char *out, size_t n, const char *state_dir, const char *ns, const char *name,
+                  const char *uid)
+{
+	int r = snprintf(out, n, "%s/logs/%s_%s_%s", state_dir, ns, name, uid);
+	return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+bool node_logs_dir_split(const char *d, char *ns, char *name, char *uid, size_t n)
+{
+	const char *first = strchr(d, '_'), *last = strrchr(d, '_');
+	if (d[0] == '.' || !first || first == last || !last[1] || (size_t)(first - d) >= n ||
+	    (size_t)(last - first - 1) >= n || strlen(last + 1) >= n)
+		return false;
+	snprintf(ns, n, "%.*s", (int)(first - d), d);
+	snprintf(name, n, "%.*s", (int)(last - first - 1), first + 1);
+	snprintf(uid, n, "%s", last + 1);
+	return true;
+}

@@ -44,6 +44,15 @@ node_logs *node_logs_open(const char *state_dir, const char *ns, const char *pod
 size_t node_logs_read(node_logs *l, char *buf, size_t max, bool (*gone)(void *arg), void *arg);
 void node_logs_close(node_logs *l);
 
+/*
+ * A pod's log directory, state_dir/logs/NS_NAME_UID (the kubelet's naming:
+ * no namespace, pod name or uid has an underscore); -1 if out is too small.
+ * node_logs_dir_split takes such a name apart (each part < n bytes).
+ */
+int node_logs_dir(char *out, size_t n, const char *state_dir, const char *ns, const char *name,
+                  const char *uid);
+bool node_logs_dir_split(const char *d, char *ns, char *name, char *uid, size_t n);
+
 /* "2026-11-28T03:04:05.123456789Z" (or with an offset) into *t; false if it is not one. */
 bool node_logs_parse_time(const char *s, size_t n, struct timespec *t);
 

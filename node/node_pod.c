@@ -21,6 +21,7 @@
 #include "kube9/tree.h"
 #include "kube9/util.h"
 #include "node_crun.h"
+#include "node_logs.h"
 
 node_crun_cfg node_crun;
 
@@ -460,8 +461,7 @@ static int crun_start(node_agent *a, node_pod *p, const json_t *pod, json_t *st)
 	node_path(cp->ns, sizeof cp->ns, "%s", tree_meta(pod, "namespace"));
 	node_path(cp->name, sizeof cp->name, "%s", tree_meta(pod, "name"));
 	node_path(cp->dir, sizeof cp->dir, "%s/pods/%s", node_crun.state_dir, cp->uid);
-	node_path(cp->logs, sizeof cp->logs, "%s/logs/%s_%s_%s", node_crun.state_dir, cp->ns,
-	          cp->name, cp->uid);
+	node_logs_dir(cp->logs, sizeof cp->logs, node_crun.state_dir, cp->ns, cp->name, cp->uid);
 	const json_t *spec = json_object_get(cp->pod, "spec");
 	const json_t *tg = json_object_get(spec, "terminationGracePeriodSeconds");
 	cp->grace = json_is_integer(tg) ? (int)json_integer_value(tg) : 30;
@@ -511,9 +511,9 @@ static void crun_forget(node_agent *a, const json_t *pod)
 	node_path(dir, sizeof dir, "%s/pods/%s", node_crun.state_dir, tree_meta(pod, "uid"));
 	if (access(dir, F_OK) == 0)
 		node_host_clean_pod(dir, tree_meta(pod, "uid"));
-	node_path(logs, sizeof logs, "%s/logs/%s_%s_%s", node_crun.state_dir,
-	          tree_meta(pod, "namespace"), tree_meta(pod, "name"), tree_meta(pod, "uid"));
-	k9_rm_rf(logs);
+	if (node_logs_dir(logs, sizeof logs, node_crun.state_dir, tree_meta(pod, "namespace"),
+	                  tree_meta(pod, "name"), tree_meta(pod, "uid")) == 0)
+		k9_rm_rf(logs);
 }
 
 /* What the agent and this runtime read of a pod: the informer keeps only these. */

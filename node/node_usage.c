@@ -15,6 +15,7 @@
 
 #include "kube9/map.h"
 #include "kube9/util.h"
+#include "node_logs.h"
 #include "node_usage.h"
 
 const char *node_usage_cgroup_root = "/sys/fs/cgroup";
@@ -194,18 +195,17 @@ node_usage_pod *node_usage_pods(const char *cg_root, const char *state_dir, size
 		return NULL;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		/* NS_NAME_UID: neither a namespace, a pod name nor a uid has an underscore */
-		char *first = strchr(de->d_name, '_'), *last = strrchr(de->d_name, '_');
-		if (de->d_name[0] == '.' || !first || first == last || !last[1])
+		char ns[256], name[256], uid[256];
+		if (!node_logs_dir_split(de->d_name, ns, name, uid, sizeof ns))
 			continue;
 		char rel[512];
-		snprintf(rel, sizeof rel, "kube9/pod%s", last + 1);
+		snprintf(rel, sizeof rel, "kube9/pod%s", uid);
 		node_usage_pod p = {0};
 		if (node_usage_cgroup(cg_root, rel, &p.cg) < 0)
 			continue;
-		p.ns = xstrndup(de->d_name, (size_t)(first - de->d_name));
-		p.name = xstrndup(first + 1, (size_t)(last - first - 1));
-		p.uid = xstrdup(last + 1);
+		p.ns = xstrdup(ns);
+		p.name = xstrdup(name);
+		p.uid = xstrdup(uid);
 		pod_containers(cg_root, rel, &p);
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 8;
