@@ -145,7 +145,7 @@ void node_host_capacity(int64_t *milli_cpu, int64_t *mem_bytes);
 /* Before any thread: private mount namespace, state dirs, node_crun. */
 int node_host_init(const char *state_dir, const char *bridge, const char *cidr, double backoff);
 void node_host_janitor(node_agent *a);
-/* What a pod nobody runs left in dir: containers (killed), sandbox, address, files. */
+/* What a pod left in dir: its containers (killed), sandbox, address, volumes, cgroups, files. */
 void node_host_clean_pod(const char *dir, const char *uid);
 /* The pod's own cgroups (kube9/pod<UID>) once its containers' are gone. */
 void node_host_cgroups_gone(const char *uid);

@@ -217,9 +217,7 @@ void node_host_clean_pod(const char *dir, const char *uid)
 		node_ctr c = {0};
 		node_path(c.id, sizeof c.id, "k9-%s-%s", uid, de->d_name);
 		node_path(c.dir, sizeof c.dir, "%s/%s", path, de->d_name);
-		c.restarts = 64;
-		node_ctr_kill(&c, "KILL");
-		node_ctr_remove(&c);
+		node_ctr_remove(&c); /* crun delete --force: killed if still running */
 	}
 	if (d)
 		closedir(d);

@@ -386,19 +386,12 @@ static void teardown(node_cpod *cp)
 			reap_all(cp);
 		}
 	}
-	for (int i = 0; i < cp->nc; i++)
-		node_ctr_remove(&cp->c[i]);
 	if (cp->posted && cp->forget == false)
 		post(cp);
-	if (cp->pause > 0) {
-		node_net_del(cp->uid, cp->pause);
-		kill(cp->pause, SIGKILL);
-		waitpid(cp->pause, NULL, 0);
-	} else
-		node_net_del(cp->uid, 0);
-	node_vol_teardown(cp->dir);
-	node_host_cgroups_gone(cp->uid);
-	k9_rm_rf(cp->dir);
+	/* the same cleaning as for a pod some earlier agent left */
+	node_host_clean_pod(cp->dir, cp->uid);
+	if (cp->pause > 0)
+		waitpid(cp->pause, NULL, 0); /* ours to reap, unless adopted (then ECHILD) */
 	if (cp->forget)
 		k9_rm_rf(cp->logs);
 	log_info("pod %s/%s: stopped and cleaned up", cp->ns, cp->name);
