@@ -86,6 +86,7 @@ typedef struct node_cpod {
 	json_t *posted;
 	char start_time[40];
 	uint64_t next_sync; /* of the projected volumes */
+	json_t *vols;       /* the pod's volumes once made: name -> {path, ro} */
 	char cond_since[4][40];
 	bool cond_val[4];
 } node_cpod;

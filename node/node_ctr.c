@@ -235,7 +235,10 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 	if (!strcmp(c->wreason, "ErrImagePull") || !strcmp(c->wreason, "ImagePullBackOff"))
 		c->backoff = 0; /* pulls and crashes back off apart, as in the kubelet */
 	node_pod_ref r = {cp->pod, cp->dir, cp->ip, cp->p->node->ip, cp->p->node->name};
-	json_t *vols = node_vol_setup(&r, err, sizeof err), *env = NULL, *mounts = NULL;
+	/* the pod's volumes are made once for all its containers, kept fresh by volumes_sync */
+	if (!cp->vols)
+		cp->vols = node_vol_setup(&r, err, sizeof err);
+	json_t *vols = cp->vols, *env = NULL, *mounts = NULL;
 	if (vols)
 		env = node_vol_env(&r, c->spec, im.config, err, sizeof err);
 	if (env)
@@ -260,7 +263,6 @@ void node_ctr_start(node_cpod *cp, node_ctr *c)
 		json_dump_file(spec, path, JSON_COMPACT);
 		json_decref(spec);
 	}
-	json_decref(vols);
 	json_decref(env);
 	if (!mounts) {
 		img_free(&im);

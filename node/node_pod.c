@@ -344,7 +344,10 @@ static void volumes_sync(node_cpod *cp, uint64_t now)
 	json_t *vols = node_vol_setup(&r, err, sizeof err);
 	if (!vols)
 		log_debug("pod %s/%s: volumes: %s", cp->ns, cp->name, err);
-	json_decref(vols);
+	else {
+		json_decref(cp->vols);
+		cp->vols = vols;
+	}
 }
 
 static void reap_all(node_cpod *cp)
@@ -438,6 +441,7 @@ static void *pod_main(void *arg)
 	free(cp->c);
 	close(cp->efd);
 	json_decref(cp->posted);
+	json_decref(cp->vols);
 	json_decref(cp->pod);
 	free(cp);
 	return NULL;
