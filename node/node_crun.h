@@ -128,9 +128,13 @@ int cmd_pause(int argc, char **argv);
 pid_t node_spawn(char *const argv[], const char *errlog, int *report);
 /* Read the child's report ("ok ..." or an error) within timeout seconds. 0 if ok. */
 int node_report(int fd, double timeout, char *msg, size_t n);
-/* Run argv to completion within timeout seconds; output (stdout+stderr) into out. Exit code, or -1.
+/*
+ * Run argv (environment envp; NULL: ours) to completion within timeout
+ * seconds, input on its stdin; its output (stdout and stderr) into out.
+ * The exit code, or -1.
  */
-int node_run(char *const argv[], const char *input, double timeout, char *out, size_t n);
+int node_run(char *const argv[], char *const envp[], const char *input, double timeout, char *out,
+             size_t n);
 bool node_pid_is(pid_t pid, const char *word);
 
 /* snprintf for paths and ids: -1 (and a log line) when out is too small. */

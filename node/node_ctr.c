@@ -169,7 +169,7 @@ static int crun(const char *verb, const char *id, const char *arg)
 		argv[a++] = (char *)arg;
 	argv[a] = NULL;
 	char out[1024];
-	return node_run(argv, NULL, 20, out, sizeof out);
+	return node_run(argv, NULL, NULL, 20, out, sizeof out);
 }
 
 void node_ctr_kill(node_ctr *c, const char *sig)

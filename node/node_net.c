@@ -35,10 +35,10 @@ static int cni(const char *cmd, const char *uid, pid_t pid, char *out, size_t n)
 	snprintf(e_cmd, sizeof e_cmd, "CNI_COMMAND=%s", cmd);
 	snprintf(e_id, sizeof e_id, "CNI_CONTAINERID=%s", uid);
 	snprintf(e_ns, sizeof e_ns, "CNI_NETNS=%s", netns);
-	char *argv[] = {
-	    "/usr/bin/env",     "-i", e_cmd, e_id, e_ns, "CNI_IFNAME=eth0", "CNI_PATH=" CNI_PATH,
-	    CNI_PATH "/bridge", NULL};
-	int rc = node_run(argv, conf, 30, out, n);
+	/* the plugin gets the CNI variables and nothing else of ours */
+	char *argv[] = {CNI_PATH "/bridge", NULL};
+	char *envp[] = {e_cmd, e_id, e_ns, "CNI_IFNAME=eth0", "CNI_PATH=" CNI_PATH, NULL};
+	int rc = node_run(argv, envp, conf, 30, out, n);
 	free(conf);
 	return rc;
 }

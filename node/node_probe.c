@@ -137,7 +137,7 @@ static int exec_probe(const json_t *cmd, const char *id, double timeout, char *m
 	for (size_t i = 0; i < k; i++)
 		argv[a++] = (char *)(json_string_value(json_array_get(cmd, i)) ?: "");
 	char out[1024];
-	int rc = node_run(argv, NULL, timeout, out, sizeof out);
+	int rc = node_run(argv, NULL, NULL, timeout, out, sizeof out);
 	free(argv);
 	if (rc == 0)
 		return 1;

@@ -88,7 +88,8 @@ int node_report(int fd, double timeout, char *msg, size_t n)
 	return -1;
 }
 
-int node_run(char *const argv[], const char *input, double timeout, char *out, size_t n)
+int node_run(char *const argv[], char *const envp[], const char *input, double timeout, char *out,
+             size_t n)
 {
 	int in[2], o[2];
 	if (pipe2(in, O_CLOEXEC) < 0)
@@ -113,7 +114,7 @@ int node_run(char *const argv[], const char *input, double timeout, char *out, s
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &all);
 	pid_t pid;
-	int rc = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+	int rc = posix_spawn(&pid, argv[0], &fa, &at, argv, envp ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(in[0]);
