@@ -37,8 +37,8 @@ typedef struct node_pod {
 	int64_t cpu, mem;
 	int slot;
 	bool status_written;
-	bool stopping, stopped; /* asked to stop; done (runtime's word) */
-	void *rt;               /* the runtime's */
+	bool stopped; /* the runtime has stopped it (its word) */
+	void *rt;     /* the runtime's */
 } node_pod;
 
 struct node_agent;

@@ -210,14 +210,12 @@ static void release(node_agent *a, node_pod *p)
 static bool stop_pod(node_agent *a, node_pod *p, int grace, bool forget)
 {
 	pthread_mutex_lock(&a->lock);
-	bool first = !p->stopping, done = p->stopped;
-	p->stopping = true;
+	bool done = p->stopped;
 	pthread_mutex_unlock(&a->lock);
 	if (done)
 		return true;
-	/* again: a shorter grace period or a deletion may have come */
+	/* asked again: a shorter grace period or a deletion may have come */
 	int rc = a->rt->stop(a, p, grace, forget);
-	(void)first;
 	if (rc == 0) {
 		pthread_mutex_lock(&a->lock);
 		p->stopped = true;

@@ -103,7 +103,7 @@ bool node_ctr_sidecar(const node_ctr *c);
 void node_ctr_kill(node_ctr *c, const char *sig);
 void node_ctr_remove(node_ctr *c);
 void node_ctr_probe(node_cpod *cp, node_ctr *c, uint64_t now);
-json_t *node_ctr_status(node_cpod *cp, node_ctr *c);
+json_t *node_ctr_status(const node_ctr *c);
 void node_ctr_free(node_ctr *c);
 
 /* node_spec.c */

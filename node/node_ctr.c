@@ -54,7 +54,6 @@ static void save(node_ctr *c)
 /* After an agent restart: what the last agent knew, and a shim maybe still running. */
 void node_ctr_load(node_cpod *cp, node_ctr *c)
 {
-	(void)cp;
 	char path[4400];
 	json_t *st = node_state_load(c->dir, "state.json");
 	if (!st)
@@ -112,7 +111,7 @@ static json_t *pull_auths(node_cpod *cp)
 	return auths;
 }
 
-static void backoff(node_cpod *cp, node_ctr *c, const char *reason)
+static void backoff(node_ctr *c)
 {
 	if (c->backoff <= 0)
 		c->backoff = node_crun.backoff;
@@ -120,8 +119,6 @@ static void backoff(node_cpod *cp, node_ctr *c, const char *reason)
 		c->backoff =
 		    c->backoff * 2 > node_crun.backoff_max ? node_crun.backoff_max : c->backoff * 2;
 	c->next_start = k9_mono_ns() + (uint64_t)(c->backoff * 1e9);
-	(void)cp;
-	(void)reason;
 }
 
 /* The overlay options of a run's rootfs; the shim mounts it in its own namespace. */
@@ -188,7 +185,7 @@ static void fail_start(node_cpod *cp, node_ctr *c, const char *reason, const cha
 	node_path(c->wreason, sizeof c->wreason, "%s", reason);
 	node_path(c->wmsg, sizeof c->wmsg, "%s", msg);
 	log_warn("pod %s/%s: container %s: %s: %s", cp->ns, cp->name, c->name, reason, msg);
-	backoff(cp, c, reason);
+	backoff(c);
 }
 
 /* What this runtime cannot do yet, said plainly rather than done wrong. */
@@ -406,7 +403,7 @@ bool node_ctr_ended(node_cpod *cp, node_ctr *c, int code)
 		c->backoff = node_crun.backoff / 2;
 		c->next_start = k9_mono_ns();
 	} else
-		backoff(cp, c, "CrashLoopBackOff");
+		backoff(c);
 	if (c->next_start > k9_mono_ns()) {
 		node_path(c->wreason, sizeof c->wreason, "CrashLoopBackOff");
 		node_path(c->wmsg, sizeof c->wmsg,
@@ -459,9 +456,8 @@ bool node_ctr_reap(node_cpod *cp, node_ctr *c)
 	return true;
 }
 
-json_t *node_ctr_status(node_cpod *cp, node_ctr *c)
+json_t *node_ctr_status(const node_ctr *c)
 {
-	(void)cp;
 	char cid[256];
 	node_path(cid, sizeof cid, "crun://%s", c->id);
 	json_t *state;

@@ -212,7 +212,7 @@ static json_t *status(node_cpod *cp)
 	json_t *st = json_object(), *conds = json_array(), *cs = json_array(), *ics = json_array();
 	bool ready = inited && cp->nc > cp->ninit;
 	for (int i = 0; i < cp->nc; i++) {
-		json_array_append_new(i < cp->ninit ? ics : cs, node_ctr_status(cp, &cp->c[i]));
+		json_array_append_new(i < cp->ninit ? ics : cs, node_ctr_status(&cp->c[i]));
 		if ((i >= cp->ninit || node_ctr_sidecar(&cp->c[i])) &&
 		    !(cp->c[i].shim != 0 && cp->c[i].ready))
 			ready = false;
