@@ -87,15 +87,22 @@ int tree_put_json(const char *path, const json_t *o, bool excl)
 	return rc;
 }
 
-int tree_put_status(const char *res, const json_t *obj, const json_t *status)
+int tree_put_status_of(const char *res, const char *key, const json_t *status)
 {
-	char path[PATH_MAX];
-	tree_path(path, sizeof path, res, tree_meta(obj, "namespace"), tree_meta(obj, "name"),
-	          "status");
+	char path[PATH_MAX], ns[256], name[256];
+	tree_key_split(key, ns, name, sizeof ns);
+	tree_path(path, sizeof path, res, ns, name, "status");
 	json_t *doc = json_pack("{s:O}", "status", status);
 	int rc = tree_put_json(path, doc, false);
 	json_decref(doc);
 	return rc;
+}
+
+int tree_put_status(const char *res, const json_t *obj, const json_t *status)
+{
+	char key[600];
+	tree_key(obj, key, sizeof key);
+	return tree_put_status_of(res, key, status);
 }
 
 int tree_unlink(const char *path)

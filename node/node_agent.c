@@ -227,12 +227,7 @@ static bool stop_pod(node_agent *a, node_pod *p, int grace, bool forget)
 int node_pod_status(node_agent *a, node_pod *p, const json_t *status)
 {
 	(void)a;
-	char path[1024], ns[256], name[256];
-	tree_key_split(p->key, ns, name, sizeof ns);
-	tree_path(path, sizeof path, "pods", ns, name, "status");
-	json_t *doc = json_pack("{s:O}", "status", status);
-	int rc = tree_put_json(path, doc, false);
-	json_decref(doc);
+	int rc = tree_put_status_of("pods", p->key, status);
 	if (rc < 0 && rc != -ENOENT)
 		log_warn("pod %s: status: %s", p->key, strerror(-rc));
 	return rc;

@@ -117,14 +117,13 @@ static void schedule_one(sched *s, const char *key)
 /* Report an unschedulable pod: the PodScheduled condition and an Event. */
 static int report(const char *key, const char *uid, const char *msg)
 {
-	char ns[256], name[256], path[600], now[32];
+	char ns[256], name[256], now[32];
 	tree_key_split(key, ns, name, sizeof ns);
 	k9_now_rfc3339(now, sizeof now);
-	json_t *st = json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:n,s:s}]}}", "status", "conditions",
-	                       "type", "PodScheduled", "status", "False", "reason", "Unschedulable",
+	json_t *st = json_pack("{s:[{s:s,s:s,s:s,s:s,s:n,s:s}]}", "conditions", "type",
+	                       "PodScheduled", "status", "False", "reason", "Unschedulable",
 	                       "message", msg, "lastProbeTime", "lastTransitionTime", now);
-	tree_path(path, sizeof path, "pods", ns, name, "status");
-	int rc = tree_put_json(path, st, false);
+	int rc = tree_put_status_of("pods", key, st);
 	json_decref(st);
 	if (rc < 0)
 		return rc;

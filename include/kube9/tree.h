@@ -93,6 +93,8 @@ int tree_create(const char *path, const char *text, size_t len);
 int tree_put_json(const char *path, const json_t *o, bool excl);
 /* Replace the status of obj (of resource res, e.g. "pods") through its NAME.status file. */
 int tree_put_status(const char *res, const json_t *obj, const json_t *status);
+/* The same for the object of key ("NS/NAME" or "NAME"). */
+int tree_put_status_of(const char *res, const char *key, const json_t *status);
 int tree_unlink(const char *path);
 /* Read a whole file; NULL with errno set. */
 char *tree_read(const char *path, size_t *len);
