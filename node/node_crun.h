@@ -135,6 +135,8 @@ int node_report(int fd, double timeout, char *msg, size_t n);
  */
 int node_run(char *const argv[], char *const envp[], const char *input, double timeout, char *out,
              size_t n);
+/* crun --root (ours) ARGS..., as node_run runs it. */
+int node_crun_cmd(const char *const args[], double timeout, char *out, size_t n);
 bool node_pid_is(pid_t pid, const char *word);
 
 /* snprintf for paths and ids: -1 (and a log line) when out is too small. */

@@ -156,17 +156,10 @@ static void drop_bundles(node_ctr *c, int keep)
 
 static int crun(const char *verb, const char *id, const char *arg)
 {
-	char *argv[8] = {"/usr/bin/crun", "--root", node_crun.crun_root};
-	int a = 3;
-	argv[a++] = (char *)verb;
-	if (!strcmp(verb, "delete"))
-		argv[a++] = "-f";
-	argv[a++] = (char *)id;
-	if (arg)
-		argv[a++] = (char *)arg;
-	argv[a] = NULL;
+	const char *args[] = {verb, id, arg, NULL};
+	const char *del[] = {verb, "--force", id, NULL};
 	char out[1024];
-	return node_run(argv, NULL, NULL, 20, out, sizeof out);
+	return node_crun_cmd(strcmp(verb, "delete") ? args : del, 20, out, sizeof out);
 }
 
 void node_ctr_kill(node_ctr *c, const char *sig)

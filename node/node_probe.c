@@ -127,18 +127,14 @@ static int exec_probe(const json_t *cmd, const char *id, double timeout, char *m
 		snprintf(msg, n, "exec probe without a command");
 		return 0;
 	}
-	char **argv = xcalloc(k + 6, sizeof *argv);
-	int a = 0;
-	argv[a++] = "/usr/bin/crun";
-	argv[a++] = "--root";
-	argv[a++] = node_crun.crun_root;
-	argv[a++] = "exec";
-	argv[a++] = (char *)id;
+	const char **args = xcalloc(k + 3, sizeof *args);
+	args[0] = "exec";
+	args[1] = id;
 	for (size_t i = 0; i < k; i++)
-		argv[a++] = (char *)(json_string_value(json_array_get(cmd, i)) ?: "");
+		args[2 + i] = json_string_value(json_array_get(cmd, i)) ?: "";
 	char out[1024];
-	int rc = node_run(argv, NULL, NULL, timeout, out, sizeof out);
-	free(argv);
+	int rc = node_crun_cmd(args, timeout, out, sizeof out);
+	free(args);
 	if (rc == 0)
 		return 1;
 	if (rc < 0)

@@ -191,3 +191,18 @@ bool node_pid_is(pid_t pid, const char *word)
 			buf[i] = ' ';
 	return strstr(buf, word) != NULL;
 }
+
+int node_crun_cmd(const char *const args[], double timeout, char *out, size_t n)
+{
+	size_t k = 0;
+	while (args[k])
+		k++;
+	char **argv = xcalloc(k + 4, sizeof *argv);
+	argv[0] = "/usr/bin/crun";
+	argv[1] = "--root";
+	argv[2] = node_crun.crun_root;
+	memcpy(argv + 3, args, k * sizeof *argv);
+	int rc = node_run(argv, NULL, NULL, timeout, out, n);
+	free(argv);
+	return rc;
+}
